@@ -1,0 +1,1 @@
+"""Bella Gateway: many AI providers behind one OpenAI-compatible API."""
