@@ -1,0 +1,339 @@
+"""The OpenAI-compatible chat adapter: the wire format most upstreams speak.
+
+Requests pass through with the client's fields untouched except `model` (the channel's
+deploy name), `stream_options.include_usage` (so streams report usage for billing) and the
+channel's `drop_fields`. Responses are relayed as the exact bytes received; only usage,
+finish_reason and errors are read from them, and a stream's events are parsed only when a
+byte search says they may carry one of those.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import orjson
+
+from adapters.base import Channel, ChatResult, UpstreamRequest, Usage
+from adapters.errors import (
+    UpstreamBadRequest,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamRateLimited,
+    UpstreamServerError,
+)
+from adapters.sse import SSESplitter, event_data
+
+# 4xx answers that say the request itself is wrong: the client's fault, not retried.
+CLIENT_FAULT_STATUSES = frozenset({400, 404, 413, 422})
+# 401/403 say the channel's own credentials are wrong (see `error_from_response`).
+CREDENTIAL_STATUSES = frozenset({401, 403})
+MESSAGE_LIMIT = 300
+# Keys an upstream might echo back in an error message.
+_SECRET_RE = re.compile(r"(?i)(\bsk-|\bbearer\s+)[A-Za-z0-9._~+/=*-]{4,}")
+_DONE = b"[DONE]"
+# An event worth parsing: it may carry a usage object, a finish_reason or an error.
+_METER_MARKERS = (
+    b'"usage":{',
+    b'"usage": {',
+    b'"finish_reason":"',
+    b'"finish_reason": "',
+    b'"error"',
+)
+
+
+class OpenAIAdapter:
+    """`ChatAdapter` for any OpenAI-compatible `/chat/completions` upstream."""
+
+    def chat_request(
+        self,
+        channel: Channel,
+        body: dict[str, Any],
+        client_headers: Mapping[str, str],
+    ) -> UpstreamRequest:
+        payload = chat_body(channel, body)
+        return UpstreamRequest(
+            method="POST",
+            url=channel.url.rstrip("/") + "/chat/completions",
+            headers=chat_headers(channel),
+            body=orjson.dumps(payload),
+            stream=payload.get("stream") is True,
+        )
+
+    def chat_result(self, status: int, headers: Mapping[str, str], data: bytes) -> ChatResult:
+        if not 200 <= status < 300:
+            raise error_from_response(status, headers, data)
+        try:
+            answer = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamProtocolError(
+                "The upstream answered with a body that is not JSON."
+            ) from exc
+        if not isinstance(answer, dict):
+            raise UpstreamProtocolError("The upstream answered with JSON that is not an object.")
+        if "error" in answer and "choices" not in answer:
+            # Some compatible servers report failures with a 200 status.
+            raise UpstreamServerError(error_message(data) or "The upstream reported an error.")
+        return ChatResult(
+            body=data,
+            usage=parse_usage(answer.get("usage")),
+            finish_reason=_first_finish_reason(answer.get("choices")),
+        )
+
+    def chat_stream(self, body: dict[str, Any]) -> OpenAIStreamMeter:
+        """Meter for the stream answering `body`, which must be the CLIENT's body."""
+        return OpenAIStreamMeter(hide_usage_chunk=not client_wants_usage(body))
+
+
+def chat_body(channel: Channel, body: dict[str, Any]) -> dict[str, Any]:
+    """The upstream body: a shallow copy of the client's, never the client's dict itself."""
+    payload = dict(body)
+    if channel.deploy_name:
+        payload["model"] = channel.deploy_name
+    if payload.get("stream") is True and channel.options.get("include_usage") is not False:
+        _ask_for_usage(payload)
+    # Dropped last, so that dropping `stream_options` also drops what was added above.
+    for name in channel.options.get("drop_fields", ()):
+        payload.pop(name, None)
+    return payload
+
+
+def _ask_for_usage(payload: dict[str, Any]) -> None:
+    # A client that left usage out (or said false) still sees no usage chunk: the meter
+    # hides it. The gateway needs it for billing either way.
+    options = payload.get("stream_options")
+    if options is None:
+        payload["stream_options"] = {"include_usage": True}
+    elif isinstance(options, dict) and options.get("include_usage") is not True:
+        payload["stream_options"] = {**options, "include_usage": True}
+    # Any other value is the client's mistake, passed on for the upstream to reject.
+
+
+def client_wants_usage(body: Mapping[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def chat_headers(channel: Channel) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    api_key = channel.credentials.get("api_key")
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    extra = channel.options.get("headers")
+    if isinstance(extra, Mapping):
+        headers.update({str(name): str(value) for name, value in extra.items()})
+    return headers
+
+
+def parse_usage(usage: object) -> Usage | None:
+    """`Usage` from an OpenAI `usage` object; None when it is absent or null."""
+    if not isinstance(usage, dict):
+        return None
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Usage(
+        prompt_tokens=_count(usage.get("prompt_tokens")),
+        completion_tokens=_count(usage.get("completion_tokens")),
+        cached_tokens=_count(cached),
+    )
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return max(0, int(value))
+
+
+def _first_finish_reason(choices: object) -> str | None:
+    if not isinstance(choices, list):
+        return None
+    for choice in choices:
+        if isinstance(choice, dict):
+            reason = choice.get("finish_reason")
+            if isinstance(reason, str) and reason:
+                return reason
+    return None
+
+
+def error_from_response(status: int, headers: Mapping[str, str], data: bytes) -> UpstreamError:
+    """Map a non-2xx upstream answer onto the upstream error tree."""
+    message = error_message(data) or f"The upstream answered HTTP {status}."
+    if status == 429:
+        return UpstreamRateLimited(message, retry_after=retry_after_seconds(headers))
+    if status in CREDENTIAL_STATUSES:
+        # The client authenticated with the gateway; the upstream refusing the channel's key
+        # is a gateway configuration fault. Report it as a retryable 502 so the next channel
+        # is tried and the client is not told its own request was unauthorised.
+        return UpstreamServerError(
+            f"The upstream rejected the channel's credentials ({status}): {message}", status=502
+        )
+    if status in CLIENT_FAULT_STATUSES:
+        return UpstreamBadRequest(message, status=status)
+    if status >= 500:
+        return UpstreamServerError(message)
+    return UpstreamError(message)
+
+
+def error_message(data: bytes) -> str:
+    """The upstream's own error message, or a short prefix of its text; secrets masked."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        parsed = None
+    message = _message_of(parsed) if parsed is not None else None
+    if message is None:
+        message = data[:MESSAGE_LIMIT].decode("utf-8", "replace").strip()
+    return redact(message[:MESSAGE_LIMIT])
+
+
+def _message_of(parsed: object) -> str | None:
+    if not isinstance(parsed, dict):
+        return None
+    error = parsed.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    message = parsed.get("message")
+    return message if isinstance(message, str) else None
+
+
+def redact(text: str) -> str:
+    return _SECRET_RE.sub(lambda match: match.group(1) + "***", text)
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup that works on plain dicts too."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    wanted = name.lower()
+    for key, found in headers.items():
+        if key.lower() == wanted:
+            return found
+    return None
+
+
+def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` (seconds or an HTTP-date)."""
+    millis = _number(header(headers, "retry-after-ms"))
+    if millis is not None:
+        return millis / 1000
+    value = header(headers, "retry-after")
+    if value is None:
+        return None
+    seconds = _number(value)
+    if seconds is not None:
+        return seconds
+    return _seconds_until(value, time.time() if now is None else now)
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return max(0.0, number) if math.isfinite(number) else None
+
+
+def _seconds_until(http_date: str, now: float) -> float | None:
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" dates; HTTP-dates are always GMT
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+class OpenAIStreamMeter:
+    """Relays an OpenAI SSE stream event by event and reads what billing needs from it.
+
+    Every complete event is forwarded as received, except the usage-only chunk
+    (`choices: []`) when the client did not ask for usage: the gateway asked for it, so it
+    is metered but hidden.
+    """
+
+    __slots__ = (
+        "_hide_usage_chunk",
+        "_splitter",
+        "done",
+        "error",
+        "finish_reason",
+        "started",
+        "usage",
+    )
+
+    def __init__(self, *, hide_usage_chunk: bool) -> None:
+        self._hide_usage_chunk = hide_usage_chunk
+        self._splitter = SSESplitter()
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.started = False
+        self.done = False
+        self.error: str | None = None
+
+    def feed(self, data: bytes) -> bytes:
+        events = self._splitter.feed(data)
+        if len(events) == 1:
+            return events[0] if self._forward(events[0]) else b""
+        return b"".join([event for event in events if self._forward(event)])
+
+    def close(self) -> bytes:
+        """The unterminated tail of the stream, metered, if it is to be forwarded."""
+        rest = self._splitter.flush()
+        return rest if rest and self._forward(rest) else b""
+
+    def _forward(self, raw_event: bytes) -> bool:
+        payload = event_data(raw_event)
+        if payload is None:
+            return True
+        if payload == _DONE:
+            self.done = True
+            return True
+        if self.started and not any(marker in payload for marker in _METER_MARKERS):
+            return True
+        try:
+            chunk = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return True  # not ours to judge: relayed as is, nothing to meter
+        return self._meter(chunk) if isinstance(chunk, dict) else True
+
+    def _meter(self, chunk: dict[str, Any]) -> bool:
+        error = chunk.get("error")
+        if error is not None:
+            self.error = _stream_error(error)
+            return True
+        choices = chunk.get("choices")
+        if isinstance(choices, list):
+            self._read_choices(choices)
+        usage = parse_usage(chunk.get("usage"))
+        if usage is None:
+            return True
+        self.usage = usage
+        return not (self._hide_usage_chunk and not choices)
+
+    def _read_choices(self, choices: list[Any]) -> None:
+        for choice in choices:
+            if not isinstance(choice, dict):
+                continue
+            reason = choice.get("finish_reason")
+            if isinstance(reason, str) and reason:
+                self.finish_reason = reason
+            delta = choice.get("delta")
+            if not self.started and isinstance(delta, dict):
+                # A role-only delta (`{"role": "assistant", "content": ""}`) is not content.
+                self.started = any(value for key, value in delta.items() if key != "role")
+
+
+def _stream_error(error: object) -> str:
+    message = _message_of({"error": error})
+    if message is None:
+        message = orjson.dumps(error).decode()
+    return redact(message[:MESSAGE_LIMIT])

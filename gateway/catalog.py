@@ -1,0 +1,121 @@
+"""The in-process catalog: models and channels read from the store, refreshed off the path.
+
+Requests only read the dicts built here; a refresh builds new dicts and swaps them in,
+so a reader never sees a half-built catalog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import ClientTimeout, web
+
+from adapters.base import Channel
+from gateway.keys import CATALOG, SETTINGS, STORE
+from gateway.store.base import Store
+from gateway.store.records import ApiKey, ChannelRow, Model
+
+log = logging.getLogger(__name__)
+
+MAX_LINK_DEPTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One channel as the request path needs it, built once per refresh."""
+
+    row: ChannelRow
+    channel: Channel
+    stream_timeout: ClientTimeout
+    call_timeout: ClientTimeout
+
+    @property
+    def code(self) -> str:
+        return self.row.code
+
+
+def make_route(row: ChannelRow, connect_timeout_s: float) -> Route:
+    channel = Channel(
+        code=row.code,
+        protocol=row.protocol,
+        url=row.url,
+        deploy_name=row.deploy_name,
+        credentials=row.credentials,
+        timeout_s=row.timeout_s,
+        options=row.options,
+    )
+    return Route(
+        row=row,
+        channel=channel,
+        stream_timeout=ClientTimeout(connect=connect_timeout_s, sock_read=row.timeout_s),
+        call_timeout=ClientTimeout(total=row.timeout_s, connect=connect_timeout_s),
+    )
+
+
+class Catalog:
+    def __init__(self, store: Store, *, connect_timeout_s: float = 10.0) -> None:
+        self._store = store
+        self._connect_timeout_s = connect_timeout_s
+        self.models: dict[str, Model] = {}
+        self.routes: dict[str, tuple[Route, ...]] = {}
+
+    async def refresh(self) -> None:
+        models = {m.name: m for m in await self._store.list_models() if m.status == "active"}
+        by_model: dict[str, list[Route]] = {}
+        for row in await self._store.list_channels():
+            if row.status == "active" and row.model:
+                route = make_route(row, self._connect_timeout_s)
+                by_model.setdefault(row.model, []).append(route)
+        self.models = models
+        self.routes = {name: tuple(routes) for name, routes in by_model.items()}
+
+    def resolve(self, name: str) -> Model | None:
+        """The model a public name stands for, following `linked_to` aliases."""
+        model = self.models.get(name)
+        for _ in range(MAX_LINK_DEPTH):
+            if model is None or not model.linked_to:
+                return model
+            model = self.models.get(model.linked_to)
+        return None
+
+    def visible(self, model: Model, key: ApiKey) -> bool:
+        return model.visibility == "public" or model.owner in (key.code, key.owner)
+
+    def candidates(self, model: Model, key: ApiKey) -> tuple[Route, ...]:
+        routes = self.routes.get(model.name, ())
+        if all(r.row.visibility == "public" for r in routes):
+            return routes
+        return tuple(
+            r
+            for r in routes
+            if r.row.visibility == "public" or r.row.owner in (key.code, key.owner)
+        )
+
+
+async def _refresh_forever(catalog: Catalog, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await catalog.refresh()
+        except Exception:
+            log.exception("catalog refresh failed; serving the previous catalog")
+
+
+async def _catalog_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    catalog = Catalog(app[STORE], connect_timeout_s=settings.upstream.connect_timeout_s)
+    await catalog.refresh()
+    app[CATALOG] = catalog
+    task = asyncio.create_task(_refresh_forever(catalog, 5.0))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_catalog_ctx)

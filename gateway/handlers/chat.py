@@ -1,0 +1,171 @@
+"""POST /v1/chat/completions: route, send, relay (JSON or SSE bytes), meter.
+
+Failover happens only before the first byte reaches the client: the client response is
+prepared when the first forwardable bytes arrive, so an upstream that fails earlier is
+retried on the next candidate. After that, failures end the stream with an error event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from adapters import chat_adapter
+from adapters.base import ChatAdapter, Usage
+from adapters.errors import UpstreamError, UpstreamProtocolError
+from gateway.auth import authenticate
+from gateway.catalog import Route
+from gateway.errors import GatewayError, ServiceUnavailable, UpstreamFailed, sse_error
+from gateway.handlers.body import json_body, optional_bool, required_list, required_str
+from gateway.keys import REQUEST_ID, ROUTER, SETTINGS, UPSTREAM, USAGE
+from gateway.metering import CLIENT_CLOSED, Call, estimate_prompt_tokens
+from gateway.store.records import ApiKey
+
+ENDPOINT = "/v1/chat/completions"
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    key = await authenticate(request)
+    body = await json_body(request)
+    model_field = required_str(body, "model")
+    required_list(body, "messages")
+    stream = optional_bool(body, "stream")
+    call = Call(request[REQUEST_ID], key.code, ENDPOINT, model_field)
+    try:
+        return await _serve(request, call, key, body, stream)
+    except GatewayError as exc:
+        call.fail(exc.status, exc.code)
+        raise
+    except asyncio.CancelledError:
+        call.fail(CLIENT_CLOSED, "client_closed")
+        raise
+    finally:
+        request.app[USAGE].record(call.record())
+
+
+async def _serve(
+    request: web.Request, call: Call, key: ApiKey, body: dict[str, Any], stream: bool
+) -> web.StreamResponse:
+    router = request.app[ROUTER]
+    max_attempts = request.app[SETTINGS].upstream.max_attempts
+    last: UpstreamError | None = None
+    for attempt, (model, route) in enumerate(router.plan(call.model, key)):
+        if attempt >= max_attempts:
+            break
+        call.model, call.channel, call.price = model.name, route.code, route.row.price
+        adapter = chat_adapter(route.channel.protocol)
+        async with router.slot(route, call.request_id):
+            try:
+                if stream:
+                    return await _stream(request, call, adapter, route, body)
+                return await _complete(request, call, adapter, route, body)
+            except UpstreamError as exc:
+                router.report(route, exc)
+                last = exc
+                if not exc.retryable:
+                    break
+    if last is None:
+        raise ServiceUnavailable(
+            f"No channel is available for model '{call.model}'.", code="no_channel"
+        )
+    raise UpstreamFailed(last)
+
+
+def _headers(call: Call) -> dict[str, str]:
+    return {"X-Bella-Request-Id": call.request_id, "X-Bella-Channel": call.channel}
+
+
+async def _complete(
+    request: web.Request, call: Call, adapter: ChatAdapter, route: Route, body: dict[str, Any]
+) -> web.StreamResponse:
+    upstream_request = adapter.chat_request(route.channel, body, request.headers)
+    response = await request.app[UPSTREAM].send(upstream_request, route.call_timeout)
+    try:
+        data = await response.read()
+    finally:
+        response.close()
+    result = adapter.chat_result(response.status, response.headers, data)
+    request.app[ROUTER].report(route, None)
+    _account(call, body, result.usage, events=0)
+    call.status = 200
+    return web.Response(body=result.body, content_type="application/json", headers=_headers(call))
+
+
+async def _stream(
+    request: web.Request, call: Call, adapter: ChatAdapter, route: Route, body: dict[str, Any]
+) -> web.StreamResponse:
+    upstream_request = adapter.chat_request(route.channel, body, request.headers)
+    upstream = await request.app[UPSTREAM].send(upstream_request, route.stream_timeout)
+    try:
+        if upstream.status >= 400:
+            adapter.chat_result(upstream.status, upstream.headers, await upstream.read())
+            raise UpstreamProtocolError(f"The upstream answered {upstream.status}.")
+        meter = adapter.chat_stream(body)
+        out = web.StreamResponse(headers={**SSE_HEADERS, **_headers(call)})
+        events = 0
+        try:
+            async for chunk in upstream.chunks():
+                data = meter.feed(chunk)
+                if not data:
+                    continue
+                if not out.prepared:
+                    call.mark_first_byte()
+                    await out.prepare(request)
+                await out.write(data)
+                events += data.count(b"\n\n")
+            if not out.prepared:
+                raise UpstreamProtocolError("The upstream closed the stream without data.")
+            tail = meter.close()
+            if tail:
+                await out.write(tail)
+            if not meter.done:
+                raise UpstreamProtocolError("The upstream stream ended before [DONE].")
+            call.status = 200
+            request.app[ROUTER].report(route, None)
+        except UpstreamError as exc:
+            if not out.prepared:
+                raise
+            call.fail(502, exc.code)
+            request.app[ROUTER].report(route, exc)
+            await _write_quietly(out, sse_error(exc))
+        except ConnectionResetError:
+            call.fail(CLIENT_CLOSED, "client_closed")
+        finally:
+            _account(call, body, meter.usage, events=events)
+        await _write_eof_quietly(out)
+        return out
+    finally:
+        upstream.close()
+
+
+def _account(call: Call, body: dict[str, Any], usage: Usage | None, events: int) -> None:
+    """Bill the upstream's usage; without it, estimate (about one token an SSE event)."""
+    if usage is not None:
+        call.usage = usage
+        return
+    call.estimated = True
+    call.usage = Usage(
+        prompt_tokens=estimate_prompt_tokens(body),
+        completion_tokens=events,
+    )
+
+
+async def _write_quietly(out: web.StreamResponse, data: bytes) -> None:
+    try:
+        await out.write(data)
+    except ConnectionResetError:
+        return
+
+
+async def _write_eof_quietly(out: web.StreamResponse) -> None:
+    try:
+        await out.write_eof()
+    except ConnectionResetError:
+        return

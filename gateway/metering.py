@@ -1,0 +1,95 @@
+"""One request's account: what served it, how long it took, what it used, what it cost.
+
+A `Call` is filled in as the request goes and turned into exactly one `UsageRecord`
+in the handler's `finally`, whatever way the request ended.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.base import Usage
+from gateway.billing import ZERO, chat_cost
+from gateway.store.records import UsageRecord
+
+CLIENT_CLOSED = 499
+CHARS_PER_TOKEN = 4
+
+
+class Call:
+    __slots__ = (
+        "apikey_code",
+        "channel",
+        "endpoint",
+        "error_code",
+        "estimated",
+        "first_byte",
+        "model",
+        "price",
+        "request_id",
+        "started",
+        "status",
+        "usage",
+        "wall_started",
+    )
+
+    def __init__(self, request_id: str, apikey_code: str, endpoint: str, model: str) -> None:
+        self.request_id = request_id
+        self.apikey_code = apikey_code
+        self.endpoint = endpoint
+        self.model = model
+        self.channel = ""
+        self.price: Mapping[str, Any] = {}
+        self.status = 0
+        self.error_code = ""
+        self.usage: Usage | None = None
+        self.estimated = False
+        self.started = time.perf_counter()
+        self.wall_started = time.time()
+        self.first_byte: float | None = None
+
+    def mark_first_byte(self) -> None:
+        if self.first_byte is None:
+            self.first_byte = time.perf_counter()
+
+    def fail(self, status: int, code: str) -> None:
+        self.status = status
+        self.error_code = code
+
+    def record(self) -> UsageRecord:
+        if self.status == 0:
+            self.fail(CLIENT_CLOSED, "client_closed")
+        usage = self.usage or Usage()
+        cost = chat_cost(self.price, usage) if self.channel else ZERO
+        ttft = None if self.first_byte is None else self.first_byte - self.started
+        return UsageRecord(
+            request_id=self.request_id,
+            created_at=self.wall_started,
+            apikey_code=self.apikey_code,
+            endpoint=self.endpoint,
+            model=self.model,
+            channel_code=self.channel,
+            status=self.status,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            cost=cost,
+            estimated=self.estimated,
+            latency_ms=round((time.perf_counter() - self.started) * 1000),
+            ttft_ms=None if ttft is None else round(ttft * 1000),
+            error_code=self.error_code,
+        )
+
+
+def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
+    """A documented heuristic when the upstream reports no usage: ~4 characters a token."""
+    chars = 0
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            chars += len(content)
+        elif isinstance(content, list):
+            chars += sum(len(p.get("text", "")) for p in content if isinstance(p, dict))
+    return max(1, chars // CHARS_PER_TOKEN)

@@ -1,0 +1,155 @@
+"""Settings: YAML file, then `BELLA_<SECTION>_<KEY>` environment overrides, else defaults.
+
+With no file and no environment the gateway runs embedded: SQLite under `server.data_dir`,
+no Redis, in-process limits and slots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    data_dir: str = "data"
+    max_body_bytes: int = 25 * 1024 * 1024
+    public_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str = ""  # empty: sqlite under server.data_dir
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    url: str = ""  # empty: no Redis, everything in-process
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSettings:
+    connect_timeout_s: float = 10.0
+    pool_limit: int = 1000
+    pool_limit_per_host: int = 0
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSettings:
+    flush_interval_s: float = 1.0
+    batch_size: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SecretsSettings:
+    master_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    usage: UsageSettings = field(default_factory=UsageSettings)
+    secrets: SecretsSettings = field(default_factory=SecretsSettings)
+    catalog: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{Path(self.server.data_dir) / 'bella.db'}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class SettingsError(ValueError):
+    """The configuration file or environment holds something we cannot use."""
+
+
+def load_settings(path: str | None, environ: Mapping[str, str]) -> Settings:
+    """Build settings from `path` (or `BELLA_CONFIG`) and `BELLA_*` variables."""
+    path = path or environ.get("BELLA_CONFIG") or None
+    raw: dict[str, Any] = {}
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise SettingsError(f"cannot read config {path}: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise SettingsError(f"config {path}: the top level must be a mapping")
+        raw = loaded or {}
+    return _build(raw, environ)
+
+
+def _build(raw: dict[str, Any], environ: Mapping[str, str]) -> Settings:
+    sections: dict[str, Any] = {}
+    hints = get_type_hints(Settings)
+    for f in dataclasses.fields(Settings):
+        value = raw.get(f.name, {})
+        if f.name == "catalog":
+            if not isinstance(value, dict):
+                raise SettingsError("catalog: must be a mapping")
+            sections[f.name] = value
+            continue
+        sections[f.name] = _section(f.name, hints[f.name], value, environ)
+    unknown = set(raw) - set(sections)
+    if unknown:
+        raise SettingsError(f"unknown config sections: {', '.join(sorted(unknown))}")
+    return Settings(**sections)
+
+
+def _section(name: str, cls: type[Any], value: Any, environ: Mapping[str, str]) -> Any:
+    if not isinstance(value, dict):
+        raise SettingsError(f"{name}: must be a mapping")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(value) - known
+    if unknown:
+        raise SettingsError(f"{name}: unknown keys {', '.join(sorted(unknown))}")
+    kwargs: dict[str, Any] = {}
+    for key in known:
+        env = environ.get(f"BELLA_{name.upper()}_{key.upper()}")
+        if env is not None:
+            kwargs[key] = _coerce(f"{name}.{key}", hints[key], env)
+        elif key in value:
+            kwargs[key] = _coerce(f"{name}.{key}", hints[key], value[key])
+    return cls(**kwargs)
+
+
+def _coerce(where: str, kind: Any, value: Any) -> Any:
+    try:
+        if kind is bool:
+            return _boolean(value)
+        if kind in (int, float):
+            if isinstance(value, bool):
+                raise ValueError("a boolean is not a number")
+            return kind(value)
+        if kind is str:
+            return "" if value is None else str(value)
+    except ValueError as exc:
+        raise SettingsError(f"{where}: {exc}") from exc
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")

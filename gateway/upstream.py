@@ -1,0 +1,124 @@
+"""Sending `UpstreamRequest`s: the shared ClientSession, and the in-process mock.
+
+This is the boundary where aiohttp's client exceptions become our `UpstreamError`s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+from aiohttp import ClientTimeout, web
+
+from adapters import mock
+from adapters.base import UpstreamRequest
+from adapters.errors import UpstreamTimeout, UpstreamUnavailable
+from gateway.keys import HTTP, SETTINGS, UPSTREAM
+
+READ_CHUNK = 64 * 1024
+
+
+class UpstreamResponse(Protocol):
+    status: int
+    headers: Mapping[str, str]
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    async def read(self) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class _HttpResponse:
+    status: int
+    headers: Mapping[str, str]
+    raw: aiohttp.ClientResponse
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        with map_client_errors():
+            async for data in self.raw.content.iter_any():
+                yield data
+
+    async def read(self) -> bytes:
+        with map_client_errors():
+            return await self.raw.read()
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+@dataclass(slots=True)
+class _MockResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: AsyncIterator[bytes]
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self.body
+
+    async def read(self) -> bytes:
+        return b"".join([data async for data in self.body])
+
+    def close(self) -> None:
+        aclose = getattr(self.body, "aclose", None)
+        if aclose is not None:
+            task = asyncio.ensure_future(aclose())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+
+@contextmanager
+def map_client_errors() -> Iterator[None]:
+    """Turn aiohttp client failures into the upstream error tree."""
+    try:
+        yield
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise UpstreamTimeout("The upstream did not answer in time.") from exc
+    except aiohttp.ClientError as exc:
+        name = type(exc).__name__
+        raise UpstreamUnavailable(f"The upstream could not be reached: {name}.") from exc
+
+
+class Upstream:
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def send(self, request: UpstreamRequest, limits: ClientTimeout) -> UpstreamResponse:
+        if request.url.startswith("mock:"):
+            served = await mock.serve_chat(request)
+            return _MockResponse(served.status, served.headers, served.body)
+        with map_client_errors():
+            raw = await self._session.request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=request.headers,
+                timeout=limits,
+            )
+        return _HttpResponse(raw.status, raw.headers, raw)
+
+
+async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
+    limits = app[SETTINGS].upstream
+    connector = aiohttp.TCPConnector(
+        limit=limits.pool_limit,
+        limit_per_host=limits.pool_limit_per_host,
+        ttl_dns_cache=300,
+    )
+    session = aiohttp.ClientSession(
+        connector=connector,
+        timeout=ClientTimeout(total=None, connect=limits.connect_timeout_s),
+        skip_auto_headers=("User-Agent",),
+    )
+    app[HTTP] = session
+    app[UPSTREAM] = Upstream(session)
+    yield
+    await session.close()
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_session_ctx)
