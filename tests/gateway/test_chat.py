@@ -11,6 +11,7 @@ import pytest
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
+from gateway.store.records import ApiKey
 from tests.fakes.openai_upstream import API_KEY, FakeOpenAI
 from tests.harness import Gateway, chat_catalog, chat_channel, gateway_settings, running_gateway
 
@@ -181,3 +182,19 @@ async def test_upstream_failure_mid_stream_ends_with_an_error_event(
         [record] = await gw.usage()
         assert record.status == 502
         assert record.estimated
+
+
+async def test_keys_are_looked_up_once_then_served_from_memory(gateway: Gateway) -> None:
+    lookups = 0
+    original = gateway.store.apikey_by_hash
+
+    async def counting(sha256: str) -> ApiKey | None:
+        nonlocal lookups
+        lookups += 1
+        return await original(sha256)
+
+    gateway.store.apikey_by_hash = counting  # type: ignore[method-assign]
+    async with client(gateway) as sdk:
+        for _ in range(5):
+            await sdk.chat.completions.create(model="gpt-test", messages=MESSAGES)
+    assert lookups == 1
