@@ -220,6 +220,9 @@ class MysqlStore(SqlStore):
         # A no-op update: 0 affected rows for a duplicate, 1 for an insert; no warning.
         return f"{insert_sql(table, columns)} ON DUPLICATE KEY UPDATE {key[0]} = {key[0]}"
 
+    def _day_sql(self) -> str:
+        return "FLOOR(created_at / 86400)"
+
     async def _add_month_cost(
         self, conn: Conn, apikey_code: str, month: str, amount: Decimal
     ) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 Status = Literal["active", "inactive"]
 Priority = Literal["high", "normal", "low"]
 Visibility = Literal["public", "private"]
+ReportGroup = Literal["apikey_code", "model", "channel_code", "day"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +104,12 @@ class AuditEntry:
     after: dict[str, Any] | None = None
     address: str = ""
     created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotal:
+    group: str  # a key code, model, channel code or UTC day (YYYY-MM-DD)
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: Decimal

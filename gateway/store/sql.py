@@ -30,8 +30,10 @@ from gateway.store.records import (
     ChannelRow,
     Endpoint,
     Model,
+    ReportGroup,
     Status,
     UsageRecord,
+    UsageTotal,
 )
 from gateway.store.schema import Migration, migrations, migrations_table
 
@@ -172,6 +174,19 @@ class SqlStore(abc.ABC):
             # MySQL counts only rows it changed, so an unchanged status needs a second look.
             return bool(await conn.fetch("SELECT 1 FROM apikey WHERE code = ?", (code,)))
 
+    async def update_apikey(self, key: ApiKey) -> bool:
+        """Replace a key's mutable fields (secret hash, mask, name, role, limits, status)."""
+        sql = (
+            "UPDATE apikey SET sha256 = ?, mask = ?, name = ?, role = ?, status = ?, qps = ?, "
+            "concurrency = ?, month_quota = ? WHERE code = ?"
+        )
+        quota = None if key.month_quota is None else codec.money_param(key.month_quota)
+        params = (key.sha256, key.mask, key.name, key.role, key.status, key.qps)
+        async with self._transaction() as conn:
+            if await conn.execute(sql, (*params, key.concurrency, quota, key.code)):
+                return True
+            return bool(await conn.fetch("SELECT 1 FROM apikey WHERE code = ?", (key.code,)))
+
     # -- catalog ---------------------------------------------------------------------------
 
     async def upsert_category(self, category: Category) -> None:
@@ -237,6 +252,35 @@ class SqlStore(abc.ABC):
         sql = "SELECT apikey_code, cost FROM apikey_month_cost WHERE month = ?"
         return {str(r[0]): codec.money_value(r[1]) for r in await self._fetch(sql, (month,))}
 
+    async def usage_totals(self, start: float, end: float, by: ReportGroup) -> list[UsageTotal]:
+        """Requests, tokens and cost per key, model, channel or UTC day in [start, end)."""
+        group = self._day_sql() if by == "day" else by
+        sql = (
+            f"SELECT {group}, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), "
+            f"{self._money_sum_sql()} FROM usage_log WHERE created_at >= ? AND created_at < ? "
+            f"GROUP BY {group} ORDER BY {group}"
+        )
+        rows = await self._fetch(sql, (start, end))
+        return [
+            UsageTotal(
+                group=_day_label(r[0]) if by == "day" else str(r[0]),
+                requests=int(r[1]),
+                prompt_tokens=int(r[2] or 0),
+                completion_tokens=int(r[3] or 0),
+                cost=self._money_sum_value(r[4]),
+            )
+            for r in rows
+        ]
+
+    def _day_sql(self) -> str:
+        return "CAST(created_at / 86400 AS INTEGER)"
+
+    def _money_sum_sql(self) -> str:
+        return "SUM(cost)"
+
+    def _money_sum_value(self, value: object) -> Decimal:
+        return codec.money_value(value or 0)
+
     # -- audit -----------------------------------------------------------------------------
 
     async def insert_audit(self, entry: AuditEntry) -> None:
@@ -253,6 +297,10 @@ class SqlStore(abc.ABC):
     async def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         async with self._connection() as conn:
             return await conn.fetch(sql, params)
+
+
+def _day_label(days: object) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(int(Decimal(str(days))) * 86400))
 
 
 def _month_totals(records: Iterable[UsageRecord]) -> dict[tuple[str, str], Decimal]:

@@ -132,6 +132,13 @@ class SqliteStore(SqlStore):
     def _insert_ignore_sql(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
         return f"{insert_sql(table, columns)} ON CONFLICT ({', '.join(key)}) DO NOTHING"
 
+    def _money_sum_sql(self) -> str:
+        # Money is TEXT here: sum whole 1e-8 units as integers, which SQLite adds exactly.
+        return "SUM(CAST(ROUND(cost * 100000000) AS INTEGER))"
+
+    def _money_sum_value(self, value: object) -> Decimal:
+        return Decimal(str(value or 0)).scaleb(-8)
+
     async def _add_month_cost(
         self, conn: Conn, apikey_code: str, month: str, amount: Decimal
     ) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from gateway.store.base import Store
-from gateway.store.records import AuditEntry, UsageRecord
+from gateway.store.records import ApiKey, AuditEntry, UsageRecord
 from tests.gateway.store.conftest import Backend
 
 NOV = datetime(2026, 11, 15, 12, tzinfo=UTC).timestamp()
@@ -122,3 +124,56 @@ async def test_cancelled_batch_is_all_or_nothing(store: Store, backend: Backend)
     assert count in (0, 300)
     assert (await store.month_costs("2026-11")).get("ak-1", Decimal(0)) == count * Decimal("0.01")
     assert await store.insert_usage(batch) == 300 - count
+
+
+async def test_usage_totals_group_by_key_model_channel_and_day(store: Store) -> None:
+    day = 1_795_000_000.0 - 1_795_000_000.0 % 86400  # a UTC midnight
+    rows = [
+        UsageRecord(
+            "r1",
+            day + 10,
+            "ak-a",
+            "/v1/chat/completions",
+            "m1",
+            "c1",
+            200,
+            10,
+            5,
+            0,
+            Decimal("0.10000001"),
+        ),
+        UsageRecord(
+            "r2", day + 20, "ak-a", "/v1/chat/completions", "m2", "c1", 200, 1, 1, 0, Decimal("0.2")
+        ),
+        UsageRecord("r3", day + 86400 + 5, "ak-b", "/v1/chat/completions", "m1", "c2", 502),
+    ]
+    await store.insert_usage(rows)
+    end = day + 2 * 86400
+    by_key = {t.group: t for t in await store.usage_totals(day, end, "apikey_code")}
+    assert by_key["ak-a"].requests == 2
+    assert by_key["ak-a"].cost == Decimal("0.30000001")
+    assert (by_key["ak-a"].prompt_tokens, by_key["ak-a"].completion_tokens) == (11, 6)
+    by_model = {t.group: t.requests for t in await store.usage_totals(day, end, "model")}
+    assert by_model == {"m1": 2, "m2": 1}
+    by_channel = {t.group: t.cost for t in await store.usage_totals(day, end, "channel_code")}
+    assert by_channel == {"c1": Decimal("0.30000001"), "c2": Decimal(0)}
+    days = [(t.group, t.requests) for t in await store.usage_totals(day, end, "day")]
+    assert days == [
+        (time.strftime("%Y-%m-%d", time.gmtime(day)), 2),
+        (time.strftime("%Y-%m-%d", time.gmtime(day + 86400)), 1),
+    ]
+    assert await store.usage_totals(end, end + 86400, "model") == []
+
+
+async def test_update_apikey_changes_limits_and_secret(store: Store) -> None:
+    key = ApiKey(code="ak-upd", sha256="a" * 64, mask="sk-aa****aaaa", name="n", role="low")
+    await store.insert_apikey(key)
+    changed = dataclasses.replace(
+        key, sha256="b" * 64, name="renamed", role="high", qps=5, month_quota=Decimal("9.5")
+    )
+    assert await store.update_apikey(changed)
+    assert await store.apikey_by_hash("a" * 64) is None
+    row = await store.apikey_by_hash("b" * 64)
+    assert row is not None
+    assert (row.name, row.role, row.qps, row.month_quota) == ("renamed", "high", 5, Decimal("9.5"))
+    assert not await store.update_apikey(dataclasses.replace(key, code="ak-none"))

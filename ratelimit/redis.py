@@ -1,0 +1,121 @@
+"""Redis sliding-window limiter and concurrency leases, shared by many gateway processes.
+
+Key layout — one hash tag per key id, so every script touches one Redis Cluster slot:
+
+    bella:{<id>}:rl        list    accepted-hit stamps (µs of server TIME), oldest first
+    bella:{<id>}:lease     zset    lease id -> expiry (µs of server TIME)
+    bella:{<id>}:tpm       list    token reservations "stamp:tokens", oldest first
+    bella:{<id>}:tpm:sum   string  running total of bella:{<id>}:tpm
+
+Every call is one round trip: an EVALSHA of a script registered once per client (redis-py's
+``AsyncScript`` loads it and retries on NOSCRIPT, also after a server restart) or a single
+command. The same code serves ``redis.asyncio.Redis`` and ``redis.asyncio.cluster
+.RedisCluster``. Redis failures surface as ``RateLimitStoreError``. The invariants of the
+data live with the scripts in ``ratelimit.lua``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeAlias
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisClusterException, RedisError
+
+from ratelimit import lua
+from ratelimit.base import (
+    Decision,
+    RateLimitStoreError,
+    unlimited,
+    validate_key,
+    validate_lease,
+    validate_rate,
+)
+
+RedisClient: TypeAlias = "Redis | RedisCluster"
+
+
+def rate_key(key: str) -> str:
+    return f"bella:{{{key}}}:rl"
+
+
+def lease_key(key: str) -> str:
+    return f"bella:{{{key}}}:lease"
+
+
+def tokens_key(key: str) -> str:
+    return f"bella:{{{key}}}:tpm"
+
+
+def tokens_sum_key(key: str) -> str:
+    return f"bella:{{{key}}}:tpm:sum"
+
+
+def micros(seconds: float) -> int:
+    return max(round(seconds * 1_000_000), 1)
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Map redis-py's exceptions (and socket errors) to ``RateLimitStoreError``."""
+    try:
+        yield
+    except (RedisError, RedisClusterException, OSError) as exc:
+        raise RateLimitStoreError(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def run_script(script: AsyncScript, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+    with store_errors():
+        return await script(keys=keys, args=args)
+
+
+class RedisLimiter:
+    """``Limiter`` over Redis: an exact sliding log per key id (see ``ratelimit.lua``)."""
+
+    def __init__(self, client: RedisClient) -> None:
+        self._hit = client.register_script(lua.HIT)
+
+    async def hit(self, key: str, limit: int, window_s: float) -> Decision:
+        validate_key(key)
+        validate_rate(limit, window_s)
+        if not limit:
+            return unlimited()
+        allowed, wait_us, remaining = await run_script(
+            self._hit, [rate_key(key)], [limit, micros(window_s)]
+        )
+        return Decision(bool(allowed), wait_us / 1_000_000, int(remaining))
+
+
+class RedisLeases:
+    """``Leases`` over Redis: a sorted set lease id -> expiry per key id."""
+
+    def __init__(self, client: RedisClient) -> None:
+        self._acquire = client.register_script(lua.ACQUIRE)
+        self._release = client.register_script("return redis.call('ZREM', KEYS[1], ARGV[1])")
+        self._renew = client.register_script(lua.RENEW)
+        self._count = client.register_script(lua.COUNT)
+
+    async def acquire(self, key: str, lease_id: str, limit: int, ttl_s: float) -> bool:
+        validate_key(key)
+        validate_lease(limit, ttl_s)
+        if not limit:
+            return True
+        taken = await run_script(self._acquire, [lease_key(key)], [lease_id, limit, micros(ttl_s)])
+        return bool(taken)
+
+    async def release(self, key: str, lease_id: str) -> None:
+        validate_key(key)
+        await run_script(self._release, [lease_key(key)], [lease_id])
+
+    async def renew(self, key: str, lease_ids: Sequence[str], ttl_s: float) -> None:
+        validate_key(key)
+        validate_lease(0, ttl_s)
+        if lease_ids:
+            await run_script(self._renew, [lease_key(key)], [micros(ttl_s), *lease_ids])
+
+    async def count(self, key: str) -> int:
+        validate_key(key)
+        return int(await run_script(self._count, [lease_key(key)], []))
