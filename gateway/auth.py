@@ -28,7 +28,7 @@ NEGATIVE_MAX = 10_000
 
 
 class KeyCache:
-    def __init__(self, store: Store, *, ttl_s: float = 30.0) -> None:
+    def __init__(self, store: Store, *, ttl_s: float = 5.0) -> None:
         self._store = store
         self._ttl_s = ttl_s
         self._known: dict[str, tuple[ApiKey, float]] = {}

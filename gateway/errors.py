@@ -70,6 +70,12 @@ class RateLimited(GatewayError):
     code = "rate_limit_exceeded"
 
 
+class QuotaExceeded(GatewayError):
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+
+
 class ServiceUnavailable(GatewayError):
     status = 503
     type = "api_error"

@@ -9,12 +9,18 @@ from aiohttp import ClientSession, web
 if TYPE_CHECKING:  # string type arguments below; imported for the type checker only
     from gateway.auth import KeyCache  # noqa: F401
     from gateway.catalog import Catalog  # noqa: F401
+    from gateway.limits import KeyLimits  # noqa: F401
+    from gateway.logs import RequestLog  # noqa: F401
+    from gateway.metrics import Metrics  # noqa: F401
     from gateway.router import Router  # noqa: F401
     from gateway.settings import Settings  # noqa: F401
+    from gateway.shutdown import Drain  # noqa: F401
     from gateway.store.base import Store  # noqa: F401
     from gateway.store.records import ApiKey  # noqa: F401
+    from gateway.timing import Timing  # noqa: F401
     from gateway.upstream import Upstream  # noqa: F401
     from gateway.usage import UsageWriter  # noqa: F401
+    from ratelimit import RedisClient  # noqa: F401
 
 SETTINGS = web.AppKey["Settings"]("settings")
 STORE = web.AppKey["Store"]("store")
@@ -23,7 +29,13 @@ UPSTREAM = web.AppKey["Upstream"]("upstream")
 CATALOG = web.AppKey["Catalog"]("catalog")
 KEYS = web.AppKey["KeyCache"]("keys")
 ROUTER = web.AppKey["Router"]("router")
+REDIS = web.AppKey["RedisClient | None"]("redis")  # None: no Redis configured
 USAGE = web.AppKey["UsageWriter"]("usage")
+LIMITS = web.AppKey["KeyLimits"]("limits")
+METRICS = web.AppKey["Metrics"]("metrics")
+REQUEST_LOG = web.AppKey["RequestLog"]("request_log")
+DRAIN = web.AppKey["Drain"]("drain")  # requests in flight; ends them on shutdown
 
 APIKEY = web.RequestKey["ApiKey"]("apikey")
 REQUEST_ID = web.RequestKey[str]("request_id")
+TIMING = web.RequestKey["Timing"]("timing")  # set by the observe middleware

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from adapters.base import Usage
-from gateway.billing import ZERO, chat_cost
+from gateway.billing import ZERO, Measure, cost
 from gateway.store.records import UsageRecord
 
 CLIENT_CLOSED = 499
@@ -26,17 +27,22 @@ class Call:
         "error_code",
         "estimated",
         "first_byte",
+        "kind",
         "model",
         "price",
         "request_id",
         "started",
         "status",
+        "units",
         "usage",
         "wall_started",
     )
 
-    def __init__(self, request_id: str, apikey_code: str, endpoint: str, model: str) -> None:
+    def __init__(
+        self, request_id: str, apikey_code: str, endpoint: str, model: str, kind: str = "chat"
+    ) -> None:
         self.request_id = request_id
+        self.kind = kind
         self.apikey_code = apikey_code
         self.endpoint = endpoint
         self.model = model
@@ -45,6 +51,7 @@ class Call:
         self.status = 0
         self.error_code = ""
         self.usage: Usage | None = None
+        self.units = Measure()  # what is billed besides tokens: characters, seconds, images
         self.estimated = False
         self.started = time.perf_counter()
         self.wall_started = time.time()
@@ -62,7 +69,13 @@ class Call:
         if self.status == 0:
             self.fail(CLIENT_CLOSED, "client_closed")
         usage = self.usage or Usage()
-        cost = chat_cost(self.price, usage) if self.channel else ZERO
+        measure = replace(
+            self.units,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+        )
+        amount = cost(self.kind, self.price, measure) if self.channel else ZERO
         ttft = None if self.first_byte is None else self.first_byte - self.started
         return UsageRecord(
             request_id=self.request_id,
@@ -75,7 +88,7 @@ class Call:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
-            cost=cost,
+            cost=amount,
             estimated=self.estimated,
             latency_ms=round((time.perf_counter() - self.started) * 1000),
             ttft_ms=None if ttft is None else round(ttft * 1000),

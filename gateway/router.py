@@ -1,56 +1,266 @@
-"""The router seam: which channels may serve a request, in which order, and their slots.
+"""The router: which channel serves a request, holding which concurrency slot, and health.
 
-Today every active channel of the model may serve, in catalog order; weighted priority
-routing, slots and the queue plug in behind these same three calls.
+A handler makes a ticket, then per attempt acquires a lease, reports the outcome, and
+releases the lease in `finally` (never awaits, so it holds under cancellation)::
+
+    ticket = router.ticket(model, key, request_id, max_wait_s=max_wait(request, settings),
+                           gone=client_gone(request))
+    lease = await router.acquire(ticket)  # None: no untried channel left
+    try:
+        ...  # send to lease.route; router.report(lease.route, None or the UpstreamError)
+    finally:
+        router.release(lease)
+
+The parts live in `gateway.routing`; docs/routing.md explains the algorithm.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from aiohttp import web
 
 from adapters.errors import UpstreamError
+from gateway import redisconn
 from gateway.catalog import Catalog, Route
-from gateway.errors import NotFound
-from gateway.keys import CATALOG, ROUTER
-from gateway.store.records import ApiKey, Model
+from gateway.errors import InvalidRequest, NotFound
+from gateway.keys import CATALOG, REDIS, ROUTER, SETTINGS
+from gateway.routing.bus import Bus, Listener
+from gateway.routing.health import Health, HealthPolicy
+from gateway.routing.outbox import Outbox
+from gateway.routing.plan import Planner, Ticket, tiers_of
+from gateway.routing.queue import Queues
+from gateway.routing.slots import Lease, RedisSlots, SlotPool
+from gateway.settings import QueueSettings, Settings
+from gateway.store.records import ApiKey
+
+MAX_WAIT_HEADER = "X-Bella-Max-Wait"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelState:
+    code: str
+    model: str
+    priority: str
+    weight: int
+    held: int  # slots this process holds now
+    limit: int  # max_concurrency, 0 = unlimited
+    cooldown_s: float  # cooldown left, 0.0 when healthy
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingState:
+    """A read-only snapshot of this process's routing state, for metrics and the console."""
+
+    channels: tuple[ChannelState, ...]
+    queues: dict[str, int]  # waiting requests per model
+    redis_down: bool
+    redis_failures: int
+    local_fallbacks: int  # slots taken in process because Redis failed (fail-open)
 
 
 class Router:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        health: Health,
+        slots: SlotPool,
+        queues: Queues,
+        outbox: Outbox,
+        bus: Bus | None = None,
+    ) -> None:
         self._catalog = catalog
+        self.health = health
+        self.slots = slots
+        self.queues = queues
+        self._outbox = outbox
+        self.bus = bus
+        self._planner = Planner(health, slots, queues)
+        self._indexed: dict[str, tuple[Route, ...]] | None = None
+        self._model_of: dict[str, str] = {}
 
-    def plan(self, model_field: str, key: ApiKey) -> Iterator[tuple[Model, Route]]:
-        """Candidates in the order to try them; a comma list of models is a fallback order."""
+    def ticket(
+        self,
+        model_field: str,
+        key: ApiKey,
+        request_id: str,
+        *,
+        max_wait_s: float,
+        gone: Callable[[], bool],
+    ) -> Ticket:
+        """The request's candidates by tier; a comma list of models is a fallback order."""
         names = model_field.split(",") if "," in model_field else (model_field,)
+        tiers = []
         found = False
         for name in names:
             model = self._catalog.resolve(name.strip())
             if model is None or not self._catalog.visible(model, key):
                 continue
             found = True
-            for route in self._catalog.candidates(model, key):
-                yield model, route
+            tiers.extend(tiers_of(model.name, self._catalog.candidates(model, key)))
         if not found:
             raise NotFound(
                 f"The model '{model_field}' does not exist or you do not have access to it.",
                 code="model_not_found",
                 param="model",
             )
+        deadline = asyncio.get_running_loop().time() + max_wait_s
+        return Ticket(request_id, tuple(tiers), deadline, gone)
 
-    @asynccontextmanager
-    async def slot(self, route: Route, request_id: str) -> AsyncIterator[None]:
-        yield
+    async def acquire(self, ticket: Ticket) -> Lease | None:
+        return await self._planner.acquire(ticket)
+
+    def release(self, lease: Lease) -> None:
+        self.slots.release(lease)
 
     def report(self, route: Route, error: UpstreamError | None) -> None:
-        """An attempt's outcome, for channel health."""
+        """An attempt's outcome, for channel health; a new cooldown is shared."""
+        seconds = self.health.report(route.code, error)
+        if seconds and self.bus is not None:
+            self._outbox.post(partial(self.bus.share_cooldown, route.code, seconds))
+
+    async def slots_in_use(self, route: Route) -> int:
+        """Slots held on the channel by every process."""
+        return await self.slots.in_use(route)
+
+    def state(self) -> RoutingState:
+        now = self.health.clock()
+        channels = tuple(
+            ChannelState(
+                code=route.code,
+                model=model,
+                priority=route.row.priority,
+                weight=route.row.weight,
+                held=self.slots.held(route.code),
+                limit=route.row.max_concurrency,
+                cooldown_s=max(self.health.until(route.code) - now, 0.0),
+            )
+            for model, routes in self._catalog.routes.items()
+            for route in routes
+        )
+        circuit = self.slots.circuit
+        return RoutingState(
+            channels=channels,
+            queues=self.queues.depths(),
+            redis_down=circuit.down,
+            redis_failures=circuit.failures,
+            local_fallbacks=self.slots.local_fallbacks,
+        )
+
+    def listener(self) -> Listener:
+        return Listener(self._freed_elsewhere, self._cooled_elsewhere, self._bus_connected)
+
+    def _freed_elsewhere(self, code: str) -> None:
+        model = self._model(code)
+        if model is not None:
+            self.queues.notify(model)
+
+    def _cooled_elsewhere(self, code: str, seconds: float) -> None:
+        self.health.cool(code, seconds, self.health.clock())
+
+    def _bus_connected(self) -> None:
+        # Messages may have been missed: wake every queue, re-read the running cooldowns.
+        self.queues.notify_all()
+        self._outbox.post(self._reload_cooldowns)
+
+    async def _reload_cooldowns(self) -> None:
+        if self.bus is None:
+            return
+        codes = [r.code for routes in self._catalog.routes.values() for r in routes]
+        now = self.health.clock()
+        for code, seconds in (await self.bus.running_cooldowns(codes)).items():
+            self.health.cool(code, seconds, now)
+
+    def _model(self, code: str) -> str | None:
+        routes = self._catalog.routes
+        if routes is not self._indexed:
+            self._model_of = {r.code: model for model, rs in routes.items() for r in rs}
+            self._indexed = routes
+        return self._model_of.get(code)
+
+
+def max_wait(request: web.Request, settings: QueueSettings) -> float:
+    """Seconds the request may wait for a slot: `X-Bella-Max-Wait`, capped, or the default."""
+    raw = request.headers.get(MAX_WAIT_HEADER)
+    if raw is None:
+        return min(settings.default_wait_s, settings.max_wait_s)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise InvalidRequest(
+            f"{MAX_WAIT_HEADER} must be a number of seconds ≥ 0.", code="invalid_max_wait"
+        )
+    return min(value, settings.max_wait_s)
+
+
+def client_gone(request: web.Request) -> Callable[[], bool]:
+    """Whether the client has disconnected (aiohttp does not cancel handlers by default)."""
+
+    def gone() -> bool:
+        transport = request.transport
+        return transport is None or transport.is_closing()
+
+    return gone
+
+
+def build_router(app: web.Application, outbox: Outbox) -> Router:
+    settings: Settings = app[SETTINGS]
+    redis = app[REDIS]
+    process = os.urandom(6).hex()
+    queues = Queues(depth=settings.queue.depth, poll_s=settings.queue.poll_s)
+    health = Health(_policy(settings))
+    slots = SlotPool(
+        shared=None if redis is None else RedisSlots(redis, process),
+        outbox=outbox,
+        ttl_s=settings.limits.lease_ttl_s,
+        fail_closed=settings.limits.redis_failure == "closed",
+        retry_s=settings.limits.redis_retry_s,
+        on_free=lambda route: queues.notify(route.row.model or ""),
+    )
+    router = Router(app[CATALOG], health=health, slots=slots, queues=queues, outbox=outbox)
+    if redis is not None:
+        pubsub = partial(redisconn.pubsub_client, settings.redis)
+        router.bus = Bus(redis, pubsub, process=process, listener=router.listener())
+    return router
+
+
+def _policy(settings: Settings) -> HealthPolicy:
+    upstream = settings.upstream
+    return HealthPolicy(
+        cooldown_s=upstream.cooldown_s,
+        unreachable_cooldown_s=upstream.unreachable_cooldown_s,
+        window_s=upstream.error_window_s,
+        min_requests=upstream.error_min_requests,
+        error_rate=upstream.error_rate,
+    )
+
+
+def _background(router: Router) -> list[Coroutine[Any, Any, None]]:
+    jobs = [router.slots.renew_forever(), router.queues.tick_forever()]
+    if router.bus is not None:
+        jobs.append(router.bus.listen_forever())
+    return jobs
 
 
 async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[ROUTER] = Router(app[CATALOG])
+    outbox = Outbox()
+    outbox.start()
+    router = build_router(app, outbox)
+    tasks = [asyncio.create_task(job) for job in _background(router)]
+    app[ROUTER] = router
     yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await outbox.close()
 
 
 def setup(app: web.Application) -> None:

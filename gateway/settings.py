@@ -23,6 +23,7 @@ class ServerSettings:
     data_dir: str = "data"
     max_body_bytes: int = 25 * 1024 * 1024
     public_url: str = ""
+    shutdown_timeout_s: float = 30.0  # SIGTERM: how long in-flight requests may still run
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class DatabaseSettings:
 @dataclass(frozen=True, slots=True)
 class RedisSettings:
     url: str = ""  # empty: no Redis, everything in-process
+    timeout_s: float = 1.0  # socket connect/read timeout of the shared client
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,34 @@ class UpstreamSettings:
     pool_limit: int = 1000
     pool_limit_per_host: int = 0
     max_attempts: int = 3
+    # Channel health (see docs/routing.md): cooldowns after a 429, an unreachable upstream,
+    # or an error rate of at least `error_rate` over `error_min_requests` in `error_window_s`.
+    cooldown_s: float = 30.0
+    unreachable_cooldown_s: float = 10.0
+    error_window_s: float = 60.0
+    error_min_requests: int = 10
+    error_rate: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsSettings:
+    redis_failure: str = "open"  # open: per-process slots while Redis is down; closed: 503
+    lease_ttl_s: float = 30.0  # a slot lease's lifetime; renewed every third of it
+    redis_retry_s: float = 1.0  # after a Redis failure, how long to wait before trying again
+
+    def __post_init__(self) -> None:
+        if self.redis_failure not in ("open", "closed"):
+            raise SettingsError("limits.redis_failure: must be open or closed")
+        if self.lease_ttl_s <= 0:
+            raise SettingsError("limits.lease_ttl_s: must be > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    default_wait_s: float = 10.0  # max wait when the request sends no X-Bella-Max-Wait
+    max_wait_s: float = 120.0  # cap on X-Bella-Max-Wait
+    depth: int = 1000  # waiting requests per model and process; beyond it 429 at once
+    poll_s: float = 0.5  # re-poll of the queue head (lost wake-ups, expired leases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +85,30 @@ class SecretsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    # Where `--workers N` keeps the per-process metric files (default: <data_dir>/metrics);
+    # set for the workers by their supervisor, empty in a single process.
+    multiproc_dir: str = ""
+    sample_interval_s: float = 1.0  # with workers: how often each samples its live gauges
+
+
+@dataclass(frozen=True, slots=True)
+class LogsSettings:
+    requests: str = "stdout"  # one JSON line per request: stdout, off, or a file path
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
     usage: UsageSettings = field(default_factory=UsageSettings)
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    logs: LogsSettings = field(default_factory=LogsSettings)
     catalog: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,6 +1,11 @@
 import pytest
 
-from tests.servers.mariadb import mysql_database, mysql_server, mysql_url  # noqa: F401
+from tests.servers.mariadb import (  # noqa: F401
+    mysql_database,
+    mysql_server,
+    mysql_url,
+    stoppable_mysql,
+)
 from tests.servers.redis import (  # noqa: F401
     isolated_redis_server,
     redis_clean,

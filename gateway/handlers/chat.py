@@ -19,8 +19,9 @@ from gateway.auth import authenticate
 from gateway.catalog import Route
 from gateway.errors import GatewayError, ServiceUnavailable, UpstreamFailed, sse_error
 from gateway.handlers.body import json_body, optional_bool, required_list, required_str
-from gateway.keys import REQUEST_ID, ROUTER, SETTINGS, UPSTREAM, USAGE
+from gateway.keys import LIMITS, REQUEST_ID, ROUTER, SETTINGS, UPSTREAM, USAGE
 from gateway.metering import CLIENT_CLOSED, Call, estimate_prompt_tokens
+from gateway.router import client_gone, max_wait
 from gateway.store.records import ApiKey
 
 ENDPOINT = "/v1/chat/completions"
@@ -38,8 +39,13 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     required_list(body, "messages")
     stream = optional_bool(body, "stream")
     call = Call(request[REQUEST_ID], key.code, ENDPOINT, model_field)
+    limits = request.app[LIMITS]
     try:
-        return await _serve(request, call, key, body, stream)
+        admission = await limits.admit(key, call.request_id)
+        try:
+            return await _serve(request, call, key, body, stream)
+        finally:
+            limits.release(call.request_id, admission)
     except GatewayError as exc:
         call.fail(exc.status, exc.code)
         raise
@@ -54,23 +60,33 @@ async def _serve(
     request: web.Request, call: Call, key: ApiKey, body: dict[str, Any], stream: bool
 ) -> web.StreamResponse:
     router = request.app[ROUTER]
-    max_attempts = request.app[SETTINGS].upstream.max_attempts
+    settings = request.app[SETTINGS]
+    ticket = router.ticket(
+        call.model,
+        key,
+        call.request_id,
+        max_wait_s=max_wait(request, settings.queue),
+        gone=client_gone(request),
+    )
     last: UpstreamError | None = None
-    for attempt, (model, route) in enumerate(router.plan(call.model, key)):
-        if attempt >= max_attempts:
+    for _ in range(settings.upstream.max_attempts):
+        lease = await router.acquire(ticket)
+        if lease is None:
             break
-        call.model, call.channel, call.price = model.name, route.code, route.row.price
+        route = lease.route
+        call.model, call.channel, call.price = route.row.model or "", route.code, route.row.price
         adapter = chat_adapter(route.channel.protocol)
-        async with router.slot(route, call.request_id):
-            try:
-                if stream:
-                    return await _stream(request, call, adapter, route, body)
-                return await _complete(request, call, adapter, route, body)
-            except UpstreamError as exc:
-                router.report(route, exc)
-                last = exc
-                if not exc.retryable:
-                    break
+        try:
+            if stream:
+                return await _stream(request, call, adapter, route, body)
+            return await _complete(request, call, adapter, route, body)
+        except UpstreamError as exc:
+            router.report(route, exc)
+            last = exc
+            if not exc.retryable:
+                break
+        finally:
+            router.release(lease)
     if last is None:
         raise ServiceUnavailable(
             f"No channel is available for model '{call.model}'.", code="no_channel"

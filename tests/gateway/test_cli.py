@@ -102,3 +102,28 @@ def test_bad_invocations_fail_clearly(tmp_path: Path, args: list[str]) -> None:
     assert done.returncode != 0
     assert done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_apikey_children_update_rename_reset(tmp_path: Path) -> None:
+    assert run(tmp_path, "migrate").returncode == 0
+    parent = run(tmp_path, "apikey", "create", "--name", "p", "--role", "high", "--qps", "10")
+    parent_code = parent.stdout.split()[1]
+    too_fast = run(
+        tmp_path, "apikey", "create", "--name", "c", "--parent", parent_code, "--qps", "11"
+    )
+    assert too_fast.returncode == 1
+    assert "cannot exceed" in too_fast.stderr
+    child = run(tmp_path, "apikey", "create", "--name", "c", "--parent", parent_code)
+    assert child.returncode == 0, child.stderr
+    child_code = child.stdout.split()[1]
+    updated = run(tmp_path, "apikey", "update", child_code, "--qps", "4", "--month-quota", "2.5")
+    assert updated.returncode == 0, updated.stderr
+    assert "qps=4" in updated.stdout
+    assert "quota=2.5" in updated.stdout
+    assert run(tmp_path, "apikey", "update", child_code, "--qps", "12").returncode == 1
+    assert "renamed" in run(tmp_path, "apikey", "rename", child_code, "renamed").stdout
+    old = secret_lines(child.stdout)
+    reset = run(tmp_path, "apikey", "reset", child_code)
+    assert reset.returncode == 0
+    assert secret_lines(reset.stdout) != old
+    assert child_code in reset.stdout

@@ -232,3 +232,38 @@ def mysql_url(mysql_server: MariaDB) -> str:
 def mysql_database(mysql_server: MariaDB) -> str:
     """The URL of a new, empty database for one test."""
     return mysql_server.create_database()
+
+
+class StoppableMariaDB:
+    """A MariaDB of one test's own that can be stopped and started again on the same port."""
+
+    def __init__(self, server: str, installer: str | None, base: Path) -> None:
+        self._server, self._installer, self._base = server, installer, base
+        self.db = MariaDB(host="127.0.0.1", port=_free_port())
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._proc = _start(self._server, self._installer, self._base, self.db.port)
+        _wait_ready(self._proc, self.db, self._base)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            _stop(self._proc)
+            self._proc = None
+
+
+@pytest.fixture
+def stoppable_mysql() -> Iterator[StoppableMariaDB]:
+    """A MariaDB for outage tests: `stop()` and `start()` it; removed afterwards."""
+    server, installer = _binaries()
+    base = _scratch_dir()
+    try:
+        _init_datadir(server, installer, base)
+        instance = StoppableMariaDB(server, installer, base)
+        instance.start()
+        try:
+            yield instance
+        finally:
+            instance.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -1,0 +1,138 @@
+"""The request log: one JSON line per API request, to stdout unless `logs.requests` says else.
+
+A line carries: time, request_id, trace_id, key (the key's code), method, endpoint, model,
+channel, status, error, stream, prompt/completion/cached tokens, cost, estimated,
+duration_ms, ttft_ms, queue_ms, upstream_ms, gateway_ms, failovers, pid.
+
+No secret can reach it: a line is built only from the request's outcome, its usage record and
+the client's trace id (printable ASCII, at most 128 characters) — never from headers, bodies or
+channel credentials. Writes are synchronous and unbuffered (one `write` per line), so lines
+from several workers sharing stdout never interleave and nothing is lost at exit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import orjson
+from aiohttp import web
+
+from gateway.keys import REQUEST_LOG, SETTINGS
+from gateway.store.records import UsageRecord
+from gateway.timing import Outcome
+
+TRACE_ID_MAX = 128
+
+
+def clean_trace_id(value: str | None) -> str:
+    """The client's trace id if it is short printable ASCII, else ""."""
+    if not value or len(value) > TRACE_ID_MAX or not value.isascii() or not value.isprintable():
+        return ""
+    return value
+
+
+class RequestLog:
+    """Writes request lines to `sink` (a binary file); None: the log is off."""
+
+    def __init__(self, sink: BinaryIO | None) -> None:
+        self._sink = sink
+        self._pid = os.getpid()
+
+    @property
+    def enabled(self) -> bool:
+        return self._sink is not None
+
+    def write(
+        self,
+        outcome: Outcome,
+        record: UsageRecord | None,
+        *,
+        request_id: str,
+        trace_id: str,
+        key: str,
+        method: str,
+    ) -> None:
+        if self._sink is None:
+            return
+        line = self.line(
+            outcome, record, request_id=request_id, trace_id=trace_id, key=key, method=method
+        )
+        self._sink.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+        self._sink.flush()
+
+    def line(
+        self,
+        outcome: Outcome,
+        record: UsageRecord | None,
+        *,
+        request_id: str,
+        trace_id: str,
+        key: str,
+        method: str,
+    ) -> dict[str, Any]:
+        spans = outcome.spans
+        line: dict[str, Any] = {
+            "time": datetime.now(UTC),
+            "request_id": request_id,
+            "trace_id": trace_id,
+            "key": key,
+            "method": method,
+            "endpoint": outcome.endpoint,
+            "model": outcome.model,
+            "channel": outcome.channel,
+            "status": outcome.status,
+            "error": outcome.error,
+            "stream": outcome.stream,
+            "duration_ms": _ms(spans.total),
+            "queue_ms": _ms(spans.queue),
+            "upstream_ms": _ms(spans.upstream),
+            "gateway_ms": _ms(spans.gateway),
+            "failovers": outcome.failovers,
+            "pid": self._pid,
+        }
+        if record is not None:
+            line.update(_usage(record))
+        return line
+
+    def close(self) -> None:
+        if self._sink is not None and self._sink is not sys.stdout.buffer:
+            self._sink.close()
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def _usage(record: UsageRecord) -> dict[str, Any]:
+    return {
+        "prompt_tokens": record.prompt_tokens,
+        "completion_tokens": record.completion_tokens,
+        "cached_tokens": record.cached_tokens,
+        "cost": str(record.cost),
+        "estimated": record.estimated,
+        "ttft_ms": record.ttft_ms,
+    }
+
+
+def open_sink(target: str) -> BinaryIO | None:
+    """stdout, off, or a file path (appended to)."""
+    if target == "off":
+        return None
+    if target in ("", "stdout"):
+        return sys.stdout.buffer
+    return open(target, "ab", buffering=0)  # closed by the cleanup context
+
+
+async def _log_ctx(app: web.Application) -> AsyncIterator[None]:
+    log = RequestLog(open_sink(app[SETTINGS].logs.requests))
+    app[REQUEST_LOG] = log
+    yield
+    log.close()
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_log_ctx)

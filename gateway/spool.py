@@ -1,0 +1,80 @@
+"""The usage spool: an append-only JSON-lines file of records the database could not take.
+
+Records are appended and fsynced before they leave memory, and replayed in order when the
+database answers again; the store ignores a record it already has (unique request id), so a
+replay cut short by a crash is simply replayed again. The file is emptied only after every
+record in it was written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gateway.store.records import UsageRecord
+
+
+def _default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot spool {type(value).__name__}")
+
+
+def encode(record: UsageRecord) -> bytes:
+    return orjson.dumps(asdict(record), default=_default) + b"\n"
+
+
+def decode(line: bytes) -> UsageRecord:
+    fields: dict[str, Any] = orjson.loads(line)
+    fields["cost"] = Decimal(fields["cost"])
+    return UsageRecord(**fields)
+
+
+class Spool:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = self._count()
+
+    def _count(self) -> int:
+        try:
+            with self.path.open("rb") as file:
+                return sum(1 for line in file if line.strip())
+        except FileNotFoundError:
+            return 0
+
+    def append(self, records: Sequence[UsageRecord]) -> None:
+        """Write records durably (fsync) before the caller forgets them."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = b"".join(encode(r) for r in records)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.count += len(records)
+
+    def read(self) -> list[UsageRecord]:
+        """Every complete record; a torn last line (a crash mid-write) is skipped."""
+        try:
+            lines = self.path.read_bytes().split(b"\n")
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in lines:
+            if line.strip():
+                try:
+                    records.append(decode(line))
+                except (orjson.JSONDecodeError, TypeError, KeyError):
+                    continue
+        return records
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.count = 0

@@ -1,0 +1,143 @@
+"""One request's clock: where its time went (gateway, queue, upstream), and what it became.
+
+The observe middleware starts a `Timing` for every API request (`request[TIMING]`) and ends
+it when the handler returns. Handlers mark the phases only they can see:
+
+- `lease = await request[TIMING].queued(router.acquire(ticket))` — waiting for a slot;
+- `request[TIMING].upstream_started()` — an attempt is about to be sent upstream.
+
+Upstream time runs from the first attempt to the end (the handler's return, or "now" while
+a stream's headers are prepared), less the queue waits of later attempts; gateway time is the
+rest. A handler that marks nothing is estimated from its usage record (upstream ≈ the record's
+latency less queue). The usage record itself is attached when the handler records it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aiohttp import web
+
+from gateway.store.records import UsageRecord
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Spans:
+    """Seconds spent: in all, waiting for a slot, upstream, and in the gateway itself."""
+
+    total: float
+    queue: float
+    upstream: float
+    gateway: float
+
+    def server_timing(self) -> str:
+        """The `Server-Timing` header value (milliseconds)."""
+        return (
+            f"gateway;dur={self.gateway * 1000:.3f}, queue;dur={self.queue * 1000:.3f}, "
+            f"upstream;dur={self.upstream * 1000:.3f}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a request ended, as metrics and the request log see it."""
+
+    endpoint: str  # the route pattern, e.g. /v1/chat/completions
+    model: str
+    channel: str  # "" when no channel was chosen
+    status: int  # what the client saw (or, for a broken stream, would have seen)
+    error: str  # error code, "" on success
+    spans: Spans
+    failovers: int
+    queued: bool  # the handler measured a queue wait
+    stream: str  # "sse", "websocket" or ""
+
+
+class Timing:
+    __slots__ = (
+        "_queue_after_upstream",
+        "attempts",
+        "ended",
+        "endpoint",
+        "interrupted",
+        "queue_s",
+        "queued_marked",
+        "record",
+        "request_id",
+        "response",
+        "started",
+        "stream",
+        "task",
+        "upstream_from",
+    )
+
+    def __init__(self, request_id: str, endpoint: str, task: asyncio.Task[object] | None) -> None:
+        self.request_id = request_id
+        self.endpoint = endpoint
+        self.task = task
+        self.started = time.perf_counter()
+        self.ended: float | None = None
+        self.queue_s = 0.0
+        self.queued_marked = False
+        self._queue_after_upstream = 0.0
+        self.upstream_from: float | None = None
+        self.attempts = 0
+        self.record: UsageRecord | None = None
+        self.response: web.StreamResponse | None = None  # a stream, once prepared
+        self.stream = ""  # "sse" or "websocket" once such a response is prepared
+        self.interrupted = False  # ended by the shutdown drain
+
+    def interrupt(self) -> None:
+        """End the request now (shutdown deadline): cancel its task, once."""
+        if self.interrupted:
+            return
+        self.interrupted = True
+        if self.task is not None:
+            self.task.cancel()
+
+    async def queued(self, waiting: Awaitable[T]) -> T:
+        """Await `waiting` (a slot), counting the time as queue wait."""
+        began = time.perf_counter()
+        try:
+            return await waiting
+        finally:
+            self.add_queue(time.perf_counter() - began)
+
+    def add_queue(self, seconds: float) -> None:
+        self.queued_marked = True
+        self.queue_s += seconds
+        if self.upstream_from is not None:
+            self._queue_after_upstream += seconds
+
+    def upstream_started(self) -> None:
+        """An attempt goes upstream; every attempt after the first is a failover."""
+        self.attempts += 1
+        if self.upstream_from is None:
+            self.upstream_from = time.perf_counter()
+
+    def end(self) -> None:
+        if self.ended is None:
+            self.ended = time.perf_counter()
+
+    @property
+    def failovers(self) -> int:
+        return max(self.attempts - 1, 0)
+
+    def spans(self) -> Spans:
+        end = self.ended if self.ended is not None else time.perf_counter()
+        total = max(end - self.started, 0.0)
+        queue = self.queue_s
+        if self.upstream_from is not None:
+            upstream = end - self.upstream_from - self._queue_after_upstream
+        elif self.record is not None and self.record.channel_code:
+            upstream = self.record.latency_ms / 1000 - queue
+        else:
+            upstream = 0.0
+        upstream = min(max(upstream, 0.0), max(total - queue, 0.0))
+        return Spans(total, queue, upstream, max(total - queue - upstream, 0.0))
