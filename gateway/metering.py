@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from adapters.base import Usage
+from adapters.errors import UpstreamError
 from gateway.billing import ZERO, Measure, cost
 from gateway.store.records import UsageRecord
 
@@ -34,6 +35,7 @@ class Call:
         "started",
         "status",
         "units",
+        "upstream_error",
         "usage",
         "wall_started",
     )
@@ -56,6 +58,7 @@ class Call:
         self.started = time.perf_counter()
         self.wall_started = time.time()
         self.first_byte: float | None = None
+        self.upstream_error: UpstreamError | None = None  # a failure after the first byte
 
     def mark_first_byte(self) -> None:
         if self.first_byte is None:

@@ -37,7 +37,7 @@ from gateway.routing.plan import Planner, Ticket, tiers_of
 from gateway.routing.queue import Queues
 from gateway.routing.slots import Lease, RedisSlots, SlotPool
 from gateway.settings import QueueSettings, Settings
-from gateway.store.records import ApiKey
+from gateway.store.records import ApiKey, Model
 
 MAX_WAIT_HEADER = "X-Bella-Max-Wait"
 
@@ -91,16 +91,22 @@ class Router:
         key: ApiKey,
         request_id: str,
         *,
+        endpoint: str = "/v1/chat/completions",
         max_wait_s: float,
         gone: Callable[[], bool],
     ) -> Ticket:
-        """The request's candidates by tier; a comma list of models is a fallback order."""
+        """The request's candidates by tier; a comma list of models is a fallback order.
+
+        Only models that serve `endpoint` count (a model without endpoints serves any).
+        """
         names = model_field.split(",") if "," in model_field else (model_field,)
         tiers = []
         found = False
         for name in names:
             model = self._catalog.resolve(name.strip())
             if model is None or not self._catalog.visible(model, key):
+                continue
+            if not serves(model, endpoint):
                 continue
             found = True
             tiers.extend(tiers_of(model.name, self._catalog.candidates(model, key)))
@@ -183,6 +189,14 @@ class Router:
             self._model_of = {r.code: model for model, rs in routes.items() for r in rs}
             self._indexed = routes
         return self._model_of.get(code)
+
+
+def serves(model: Model, endpoint: str) -> bool:
+    """Whether the model is offered on `endpoint`; /v1/messages goes with chat."""
+    endpoints = model.endpoints
+    if not endpoints or endpoint in endpoints:
+        return True
+    return endpoint == "/v1/messages" and "/v1/chat/completions" in endpoints
 
 
 def max_wait(request: web.Request, settings: QueueSettings) -> float:

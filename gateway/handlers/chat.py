@@ -7,7 +7,6 @@ retried on the next candidate. After that, failures end the stream with an error
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -17,12 +16,11 @@ from adapters.base import ChatAdapter, Usage
 from adapters.errors import UpstreamError, UpstreamProtocolError
 from gateway.auth import authenticate
 from gateway.catalog import Route
-from gateway.errors import GatewayError, ServiceUnavailable, UpstreamFailed, sse_error
+from gateway.dispatch import dispatch, metered
+from gateway.errors import sse_error
 from gateway.handlers.body import json_body, optional_bool, required_list, required_str
-from gateway.keys import LIMITS, REQUEST_ID, ROUTER, SETTINGS, UPSTREAM, USAGE
+from gateway.keys import REQUEST_ID, UPSTREAM
 from gateway.metering import CLIENT_CLOSED, Call, estimate_prompt_tokens
-from gateway.router import client_gone, max_wait
-from gateway.store.records import ApiKey
 
 ENDPOINT = "/v1/chat/completions"
 SSE_HEADERS = {
@@ -39,59 +37,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     required_list(body, "messages")
     stream = optional_bool(body, "stream")
     call = Call(request[REQUEST_ID], key.code, ENDPOINT, model_field)
-    limits = request.app[LIMITS]
-    try:
-        admission = await limits.admit(key, call.request_id)
-        try:
-            return await _serve(request, call, key, body, stream)
-        finally:
-            limits.release(call.request_id, admission)
-    except GatewayError as exc:
-        call.fail(exc.status, exc.code)
-        raise
-    except asyncio.CancelledError:
-        call.fail(CLIENT_CLOSED, "client_closed")
-        raise
-    finally:
-        request.app[USAGE].record(call.record())
+    send = _stream if stream else _complete
 
+    async def attempt(route: Route) -> web.StreamResponse:
+        return await send(request, call, chat_adapter(route.channel.protocol), route, body)
 
-async def _serve(
-    request: web.Request, call: Call, key: ApiKey, body: dict[str, Any], stream: bool
-) -> web.StreamResponse:
-    router = request.app[ROUTER]
-    settings = request.app[SETTINGS]
-    ticket = router.ticket(
-        call.model,
-        key,
-        call.request_id,
-        max_wait_s=max_wait(request, settings.queue),
-        gone=client_gone(request),
-    )
-    last: UpstreamError | None = None
-    for _ in range(settings.upstream.max_attempts):
-        lease = await router.acquire(ticket)
-        if lease is None:
-            break
-        route = lease.route
-        call.model, call.channel, call.price = route.row.model or "", route.code, route.row.price
-        adapter = chat_adapter(route.channel.protocol)
-        try:
-            if stream:
-                return await _stream(request, call, adapter, route, body)
-            return await _complete(request, call, adapter, route, body)
-        except UpstreamError as exc:
-            router.report(route, exc)
-            last = exc
-            if not exc.retryable:
-                break
-        finally:
-            router.release(lease)
-    if last is None:
-        raise ServiceUnavailable(
-            f"No channel is available for model '{call.model}'.", code="no_channel"
-        )
-    raise UpstreamFailed(last)
+    return await metered(request, key, call, lambda: dispatch(request, call, key, attempt))
 
 
 def _headers(call: Call) -> dict[str, str]:
@@ -108,7 +59,6 @@ async def _complete(
     finally:
         response.close()
     result = adapter.chat_result(response.status, response.headers, data)
-    request.app[ROUTER].report(route, None)
     _account(call, body, result.usage, events=0)
     call.status = 200
     return web.Response(body=result.body, content_type="application/json", headers=_headers(call))
@@ -144,12 +94,11 @@ async def _stream(
             if not meter.done:
                 raise UpstreamProtocolError("The upstream stream ended before [DONE].")
             call.status = 200
-            request.app[ROUTER].report(route, None)
         except UpstreamError as exc:
             if not out.prepared:
                 raise
             call.fail(502, exc.code)
-            request.app[ROUTER].report(route, exc)
+            call.upstream_error = exc
             await _write_quietly(out, sse_error(exc))
         except ConnectionResetError:
             call.fail(CLIENT_CLOSED, "client_closed")
