@@ -116,6 +116,11 @@ class _MysqlConn:
             await cursor.execute(_format_style(sql), tuple(params))
             return [tuple(row) for row in await cursor.fetchall()]
 
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> int:
+        async with self._raw.cursor() as cursor:
+            await cursor.executemany(_format_style(sql), [tuple(r) for r in rows])
+            return int(cursor.rowcount)
+
 
 async def _rollback(raw: Any) -> None:
     if raw.closed:

@@ -7,7 +7,9 @@ callers, so they are the only text ever joined into a statement.
 Invariants:
 - `insert_usage` inserts each record at most once (unique `request_id`) and, in the same
   transaction, adds to `apikey_month_cost` only the cost of the rows it actually inserted, so
-  replaying a batch (e.g. from the spool after a DB outage) never double-counts spend.
+  replaying a batch (e.g. from the spool after a DB outage) never double-counts spend. It
+  looks up which ids are already stored and inserts the rest with one `executemany`; if
+  fewer rows went in than expected (a concurrent writer), it rolls back and goes row by row.
 - credentials are sealed by the `SecretBox` before they reach SQL and opened after reading.
 """
 
@@ -34,6 +36,7 @@ from gateway.store.records import (
     Status,
     UsageRecord,
     UsageTotal,
+    User,
 )
 from gateway.store.schema import Migration, migrations, migrations_table
 
@@ -46,6 +49,9 @@ class Conn(Protocol):
 
     async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         """Run one query; all its rows."""
+
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> int:
+        """Run one statement once per row of parameters; the rows changed in all."""
 
 
 def _placeholders(n: int) -> str:
@@ -226,6 +232,75 @@ class SqlStore(abc.ABC):
         rows = await self._fetch(select_sql("channel", codec.CHANNEL_COLUMNS, "ORDER BY code"))
         return [codec.channel_from(r, self._box.decrypt(r[5])) for r in rows]
 
+    async def get_category(self, code: str) -> Category | None:
+        rows = await self._where("category", codec.CATEGORY_COLUMNS, "code", code)
+        return codec.category_from(rows[0]) if rows else None
+
+    async def get_endpoint(self, path: str) -> Endpoint | None:
+        rows = await self._where("endpoint", codec.ENDPOINT_COLUMNS, "path", path)
+        return codec.endpoint_from(rows[0]) if rows else None
+
+    async def get_model(self, name: str) -> Model | None:
+        rows = await self._where("model", codec.MODEL_COLUMNS, "name", name)
+        return codec.model_from(rows[0]) if rows else None
+
+    async def get_channel(self, code: str) -> ChannelRow | None:
+        rows = await self._where("channel", codec.CHANNEL_COLUMNS, "code", code)
+        return codec.channel_from(rows[0], self._box.decrypt(rows[0][5])) if rows else None
+
+    async def insert_category(self, category: Category) -> None:
+        """Create a category; `DuplicateError` if its code is taken (the same for the rest)."""
+        await self._insert("category", codec.CATEGORY_COLUMNS, codec.category_params(category))
+
+    async def insert_endpoint(self, endpoint: Endpoint) -> None:
+        await self._insert("endpoint", codec.ENDPOINT_COLUMNS, codec.endpoint_params(endpoint))
+
+    async def insert_model(self, model: Model) -> None:
+        await self._insert("model", codec.MODEL_COLUMNS, codec.model_params(model))
+
+    async def insert_channel(self, channel: ChannelRow) -> None:
+        sealed = self._box.encrypt(channel.credentials)
+        params = codec.channel_params(channel, sealed, time.time())
+        await self._insert("channel", codec.CHANNEL_COLUMNS, params)
+
+    async def _insert(self, table: str, columns: Sequence[str], params: codec.Params) -> None:
+        async with self._connection() as conn:
+            await conn.execute(insert_sql(table, columns), params)
+
+    async def _where(
+        self, table: str, columns: Sequence[str], key: str, value: object
+    ) -> list[tuple[Any, ...]]:
+        return await self._fetch(select_sql(table, columns, f"WHERE {key} = ?"), (value,))
+
+    # -- console users ---------------------------------------------------------------------
+
+    async def insert_user(self, user: User) -> None:
+        """Store a new user; `DuplicateError` if the code or email is taken."""
+        await self._insert("console_user", codec.USER_COLUMNS, codec.user_params(user))
+
+    async def user_by_code(self, code: str) -> User | None:
+        rows = await self._where("console_user", codec.USER_COLUMNS, "code", code)
+        return codec.user_from(rows[0]) if rows else None
+
+    async def user_by_email(self, email: str) -> User | None:
+        rows = await self._where("console_user", codec.USER_COLUMNS, "email", email)
+        return codec.user_from(rows[0]) if rows else None
+
+    async def list_users(self) -> list[User]:
+        sql = select_sql("console_user", codec.USER_COLUMNS, "ORDER BY email")
+        return [codec.user_from(r) for r in await self._fetch(sql)]
+
+    async def update_user(self, user: User) -> bool:
+        """Replace a user's mutable fields (all but code and created_at); False if unknown."""
+        columns = [c for c in codec.USER_COLUMNS if c not in ("code", "created_at")]
+        sql = f"UPDATE console_user SET {', '.join(f'{c} = ?' for c in columns)} WHERE code = ?"
+        values = dict(zip(codec.USER_COLUMNS, codec.user_params(user), strict=True))
+        async with self._transaction() as conn:
+            if await conn.execute(sql, (*(values[c] for c in columns), user.code)):
+                return True
+            found = await conn.fetch("SELECT 1 FROM console_user WHERE code = ?", (user.code,))
+            return bool(found)
+
     # -- usage -----------------------------------------------------------------------------
 
     async def insert_usage(self, records: Sequence[UsageRecord]) -> int:
@@ -235,12 +310,46 @@ class SqlStore(abc.ABC):
         """
         if not records:
             return 0
+        try:
+            return await self._insert_usage_batch(records)
+        except _Raced:
+            return await self._insert_usage_rows(records)
+
+    async def _insert_usage_batch(self, records: Sequence[UsageRecord]) -> int:
+        """One `executemany` of the records not stored yet; `_Raced` if someone was quicker."""
+        sql = self._insert_ignore_sql("usage_log", codec.USAGE_COLUMNS, ("request_id",))
+        async with self._transaction() as conn:
+            known = await self._known_request_ids(conn, [r.request_id for r in records])
+            inserted = list(
+                {r.request_id: r for r in records if r.request_id not in known}.values()
+            )
+            if inserted:
+                params = [codec.usage_params(r) for r in inserted]
+                if await conn.execute_many(sql, params) != len(inserted):
+                    raise _Raced  # rolls back: which rows were ours is unknown
+            await self._add_month_costs(conn, inserted)
+        return len(inserted)
+
+    async def _insert_usage_rows(self, records: Sequence[UsageRecord]) -> int:
+        """Row by row, so each row's own count says whether it was inserted here."""
         sql = self._insert_ignore_sql("usage_log", codec.USAGE_COLUMNS, ("request_id",))
         async with self._transaction() as conn:
             inserted = [r for r in records if await conn.execute(sql, codec.usage_params(r))]
-            for (code, month), amount in _month_totals(inserted).items():
-                await self._add_month_cost(conn, code, month, amount)
+            await self._add_month_costs(conn, inserted)
         return len(inserted)
+
+    async def _add_month_costs(self, conn: Conn, inserted: Sequence[UsageRecord]) -> None:
+        for (code, month), amount in _month_totals(inserted).items():
+            await self._add_month_cost(conn, code, month, amount)
+
+    async def _known_request_ids(self, conn: Conn, request_ids: list[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(request_ids), 500):
+            chunk = request_ids[start : start + 500]
+            marks = _placeholders(len(chunk))
+            sql = f"SELECT request_id FROM usage_log WHERE request_id IN ({marks})"
+            known.update(str(row[0]) for row in await conn.fetch(sql, chunk))
+        return known
 
     async def list_usage(self, limit: int = 100) -> list[UsageRecord]:
         """The latest records, newest first."""
@@ -289,14 +398,36 @@ class SqlStore(abc.ABC):
         async with self._connection() as conn:
             await conn.execute(insert_sql("audit_log", codec.AUDIT_COLUMNS), params)
 
-    async def list_audit(self, limit: int = 100) -> list[AuditEntry]:
-        """The latest entries, newest first."""
-        sql = select_sql("audit_log", codec.AUDIT_COLUMNS, "ORDER BY id DESC LIMIT ?")
-        return [codec.audit_from(r) for r in await self._fetch(sql, (limit,))]
+    async def list_audit(
+        self,
+        limit: int = 100,
+        *,
+        entity: str | None = None,
+        actor: str | None = None,
+        since: float | None = None,
+        before_id: int | None = None,
+    ) -> list[AuditEntry]:
+        """The latest entries matching every filter given, newest first.
+
+        `since` keeps entries created at or after it; `before_id` pages back through older ones.
+        """
+        filters = {"entity = ?": entity, "actor = ?": actor, "created_at >= ?": since}
+        filters["id < ?"] = before_id
+        given = {clause: value for clause, value in filters.items() if value is not None}
+        where = f"WHERE {' AND '.join(given)} " if given else ""
+        sql = select_sql(
+            "audit_log", ("id", *codec.AUDIT_COLUMNS), where + "ORDER BY id DESC LIMIT ?"
+        )
+        rows = await self._fetch(sql, (*given.values(), limit))
+        return [codec.audit_from(r[1:], int(r[0])) for r in rows]
 
     async def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         async with self._connection() as conn:
             return await conn.fetch(sql, params)
+
+
+class _Raced(Exception):
+    """Another writer stored some of the batch's request ids while it was being written."""
 
 
 def _day_label(days: object) -> str:

@@ -57,6 +57,10 @@ class _SqliteConn:
     async def fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in await self._db.execute_fetchall(sql, params)]
 
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> int:
+        async with self._db.executemany(sql, rows) as cursor:
+            return cursor.rowcount
+
 
 class SqliteStore(SqlStore):
     dialect = "sqlite"
