@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import auth, catalog, database, limits, redisconn, router, upstream, usage
-from gateway.console import apikeys as console_apikeys
-from gateway.console import usage as console_usage
-from gateway.handlers import apikeys, chat, health, models
+from gateway import auth, catalog, database, files, limits, redisconn, router, upstream, usage
+from gateway.console.plugin import setup as setup_console
+from gateway.handlers import (
+    apikeys,
+    asr_flash,
+    asr_stream,
+    chat,
+    embeddings,
+    health,
+    images,
+    models,
+    realtime,
+    speech,
+    transcriptions,
+)
+from gateway.handlers import files as stored_files
+from gateway.handlers.messages import messages as anthropic_messages
 from gateway.keys import SETTINGS
+from gateway.login.plugin import setup as setup_login
 from gateway.middleware import error_middleware
 from gateway.observability import setup as setup_observability
 from gateway.settings import Settings
@@ -28,19 +42,30 @@ def create_app(settings: Settings) -> web.Application:
     router.setup(app)
     usage.setup(app)
     limits.setup(app)
+    files.setup(app)
     setup_observability(app)  # after the router and usage: metrics read them
+    setup_login(app)  # after Redis; its session middleware runs inside observe
+    setup_console(app)  # after the catalog, the key cache and Redis
     _routes(app)
     return app
 
 
 def _routes(app: web.Application) -> None:
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
+    app.router.add_post("/v1/messages", anthropic_messages)
+    app.router.add_post("/v1/embeddings", embeddings.embeddings)
+    app.router.add_post("/v1/audio/speech", speech.speech)
+    app.router.add_post("/v1/audio/transcriptions", transcriptions.transcriptions)
+    app.router.add_post("/v1/audio/asr/flash", asr_flash.asr_flash)
+    app.router.add_get("/v1/audio/asr/stream", asr_stream.asr_stream)
+    app.router.add_get("/v1/realtime", realtime.realtime)
+    app.router.add_post("/v1/images/generations", images.generations)
+    app.router.add_post("/v1/images/edits", images.edits)
+    app.router.add_get("/files/{id}", stored_files.get_file)  # HEAD too
     app.router.add_get("/v1/models", models.list_models)
     app.router.add_get("/v1/models/{model}", models.get_model)
     app.router.add_get("/v1/apikey/whoami", apikeys.whoami)
     app.router.add_get("/v1/apikey/children", apikeys.list_children)
     app.router.add_post("/v1/apikey/children", apikeys.create_child)
-    console_apikeys.add_routes(app)
-    console_usage.add_routes(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)

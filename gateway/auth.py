@@ -96,7 +96,12 @@ def bearer(request: web.Request) -> str:
 
 async def authenticate(request: web.Request) -> ApiKey:
     """The request's key, checked for status and for the path its role allows."""
-    key = await request.app[KEYS].lookup(bearer(request))
+    return await authenticate_secret(request, bearer(request))
+
+
+async def authenticate_secret(request: web.Request, secret: str) -> ApiKey:
+    """As `authenticate`, for a key sent some other way (a WebSocket subprotocol)."""
+    key = await request.app[KEYS].lookup(secret)
     if key is None:
         raise AuthenticationFailed("Incorrect API key provided.")
     if key.status != "active":

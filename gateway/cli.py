@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-from gateway import cli_keys
+from gateway import cli_admin, cli_keys
 from gateway.apikeys import make_key
 from gateway.database import open_configured_store, prepare
 from gateway.declare import DEMO_CATALOG, CatalogError, apply_catalog
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--demo", action="store_true", help="declare the mock demo models")
     commands.add_parser("migrate", help="apply pending schema migrations")
     cli_keys.add_parser(commands)
+    cli_admin.add_parser(commands)
     return parser
 
 
@@ -82,6 +83,8 @@ async def _offline(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.command == "apikey":
             return await cli_keys.run(store, args)
+        if args.command == "admin":
+            return await cli_admin.run(store, args)
         await prepare(store, settings, migrate=True)
         version = await store.schema_version()
         print(f"schema at version {version} ({_safe_url(settings.database_url)})")

@@ -8,7 +8,9 @@ file twice updates rather than duplicates.
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.store.base import Store
 from gateway.store.records import ChannelRow, Endpoint, Model
@@ -26,8 +28,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/v1/images/edits", "image-edit", "image", "image"),
 )
 
-PROTOCOLS = frozenset({"openai", "mock"})
+PROTOCOLS = frozenset(
+    {"openai", "mock", "azure", "anthropic", "gemini", "dashscope", "volcengine", "bedrock"}
+)
 PRIORITIES = frozenset({"high", "normal", "low"})
+URL_SCHEMES = frozenset({"http", "https", "ws", "wss", "mock"})
 
 DEMO_CATALOG: dict[str, Any] = {
     "models": [
@@ -35,7 +40,18 @@ DEMO_CATALOG: dict[str, Any] = {
             "name": "mock-chat",
             "endpoints": ["/v1/chat/completions"],
             "features": {"stream": True, "function_call": True},
-        }
+        },
+        {"name": "mock-embedding", "endpoints": ["/v1/embeddings"]},
+        {"name": "mock-tts", "endpoints": ["/v1/audio/speech"]},
+        {
+            "name": "mock-asr",
+            "endpoints": [
+                "/v1/audio/transcriptions",
+                "/v1/audio/asr/flash",
+                "/v1/audio/asr/stream",
+            ],
+        },
+        {"name": "mock-image", "endpoints": ["/v1/images/generations", "/v1/images/edits"]},
     ],
     "channels": [
         {
@@ -46,13 +62,45 @@ DEMO_CATALOG: dict[str, Any] = {
             "deploy_name": "mock-chat",
             "price": {"input": "0.001", "output": "0.002"},
             "options": {"interval_ms": 20},
-        }
+        },
+        {
+            "code": "ch-mock-embedding",
+            "model": "mock-embedding",
+            "protocol": "mock",
+            "url": "mock://local",
+            "price": {"input": "0.0001"},
+        },
+        {
+            "code": "ch-mock-tts",
+            "model": "mock-tts",
+            "protocol": "mock",
+            "url": "mock://local",
+            "price": {"per_10k_chars": "0.15"},
+        },
+        {
+            "code": "ch-mock-asr",
+            "model": "mock-asr",
+            "protocol": "mock",
+            "url": "mock://local",
+            "price": {"per_second": "0.0001", "per_call": "0.002"},
+        },
+        {
+            "code": "ch-mock-image",
+            "model": "mock-image",
+            "protocol": "mock",
+            "url": "mock://local",
+            "price": {"per_image": "0.02"},
+        },
     ],
 }
 
 
 class CatalogError(ValueError):
-    """A catalog entry that cannot be applied; the message names it."""
+    """A catalog entry that cannot be applied; the message names it, `param` the field."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 async def apply_catalog(store: Store, catalog: dict[str, Any]) -> tuple[int, int]:
@@ -80,17 +128,23 @@ def _entries(catalog: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 def _model(entry: dict[str, Any]) -> Model:
     name = entry.get("name")
-    if not isinstance(name, str) or not name or "," in name:
-        raise CatalogError(f"catalog model without a valid name: {entry!r}")
+    if not isinstance(name, str) or not name.strip() or "," in name:
+        raise CatalogError(f"catalog model without a valid name: {entry!r}", "name")
+    endpoints = entry.get("endpoints") or ("/v1/chat/completions",)
+    if not isinstance(endpoints, list | tuple) or not all(isinstance(e, str) for e in endpoints):
+        raise CatalogError(f"model {name}: endpoints must be a list of paths", "endpoints")
+    linked_to = entry.get("linked_to") or None
+    if linked_to is not None and (not isinstance(linked_to, str) or linked_to == name):
+        raise CatalogError(f"model {name}: linked_to must name another model", "linked_to")
     return Model(
         name=name,
-        endpoints=tuple(entry.get("endpoints") or ("/v1/chat/completions",)),
-        features=dict(entry.get("features") or {}),
-        properties=dict(entry.get("properties") or {}),
-        linked_to=entry.get("linked_to"),
-        visibility=entry.get("visibility", "public"),
+        endpoints=tuple(endpoints),
+        features=_mapping(entry, "features", name),
+        properties=_mapping(entry, "properties", name),
+        linked_to=linked_to,
+        visibility=_choice(entry, "visibility", ("public", "private"), name),
         owner=str(entry.get("owner", "")),
-        status=entry.get("status", "active"),
+        status=_choice(entry, "status", ("active", "inactive"), name),
     )
 
 
@@ -98,37 +152,79 @@ def _channel(entry: dict[str, Any]) -> ChannelRow:
     where = entry.get("code") or entry.get("model") or entry.get("endpoint") or "?"
     protocol = entry.get("protocol")
     if protocol not in PROTOCOLS:
-        raise CatalogError(f"channel {where}: unknown protocol {protocol!r}")
+        known = ", ".join(sorted(PROTOCOLS))
+        raise CatalogError(f"channel {where}: unknown protocol {protocol!r} ({known})", "protocol")
     if not entry.get("model") and not entry.get("endpoint"):
-        raise CatalogError(f"channel {where}: needs a model or an endpoint")
-    url = entry.get("url")
-    if not isinstance(url, str) or not url:
-        raise CatalogError(f"channel {where}: needs a url")
-    weight = int(entry.get("weight", 1))
-    max_concurrency = int(entry.get("max_concurrency", 0))
-    if weight < 0 or max_concurrency < 0:
-        raise CatalogError(f"channel {where}: weight and max_concurrency must be ≥ 0")
-    priority = entry.get("priority", "normal")
-    if priority not in PRIORITIES:
-        raise CatalogError(f"channel {where}: priority must be high, normal or low")
+        raise CatalogError(f"channel {where}: needs a model or an endpoint", "model")
+    url = _url(entry, where)
+    weight = _number(entry, "weight", 1, where)
+    max_concurrency = _number(entry, "max_concurrency", 0, where)
+    timeout_s = float(_number(entry, "timeout_s", 600, where, kind=float))
+    if timeout_s <= 0:
+        raise CatalogError(f"channel {where}: timeout_s must be > 0", "timeout_s")
     return ChannelRow(
         code=str(entry.get("code") or _derived_code(entry)),
         protocol=protocol,
         url=url,
         model=entry.get("model"),
         endpoint=entry.get("endpoint"),
-        credentials={k: str(v) for k, v in (entry.get("credentials") or {}).items()},
+        credentials={k: str(v) for k, v in _mapping(entry, "credentials", where).items()},
         deploy_name=str(entry.get("deploy_name", "")),
-        weight=weight,
-        priority=priority,
-        max_concurrency=max_concurrency,
-        timeout_s=float(entry.get("timeout_s", 600)),
-        price={k: str(v) for k, v in (entry.get("price") or {}).items()},
-        options=dict(entry.get("options") or {}),
-        status=entry.get("status", "active"),
-        visibility=entry.get("visibility", "public"),
+        weight=int(weight),
+        priority=_choice(entry, "priority", ("normal", "high", "low"), where),
+        max_concurrency=int(max_concurrency),
+        timeout_s=timeout_s,
+        price={k: str(v) for k, v in _mapping(entry, "price", where).items()},
+        options=_mapping(entry, "options", where),
+        status=_choice(entry, "status", ("active", "inactive"), where),
+        visibility=_choice(entry, "visibility", ("public", "private"), where),
         owner=str(entry.get("owner", "")),
     )
+
+
+def _url(entry: dict[str, Any], where: str) -> str:
+    url = entry.get("url")
+    if not isinstance(url, str) or not url:
+        raise CatalogError(f"channel {where}: needs a url", "url")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in URL_SCHEMES or not parts.netloc or any(c.isspace() for c in url):
+        raise CatalogError(f"channel {where}: {url!r} is not an http(s) URL", "url")
+    return url
+
+
+def _number(
+    entry: dict[str, Any], name: str, default: float, where: str, *, kind: type = int
+) -> float:
+    """A field that must be a number ≥ 0 (an int unless `kind` is float)."""
+    value = entry.get(name, default)
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, str):
+        try:
+            value, ok = kind(value), True
+        except ValueError:
+            ok = False
+    if not ok or value < 0 or not math.isfinite(value) or (kind is int and value != int(value)):
+        noun = "an integer" if kind is int else "a number"
+        raise CatalogError(f"channel {where}: {name} must be {noun} ≥ 0", name)
+    return float(value) if kind is float else int(value)
+
+
+def _mapping(entry: dict[str, Any], name: str, where: str) -> dict[str, Any]:
+    value = entry.get(name) or {}
+    if not isinstance(value, dict):
+        raise CatalogError(f"{where}: {name} must be a mapping", name)
+    return dict(value)
+
+
+def _choice(entry: dict[str, Any], name: str, allowed: tuple[Any, ...], where: str) -> Any:
+    """The field's value when it is one of `allowed`; absent, the first of them."""
+    value = entry.get(name, allowed[0])
+    if value not in allowed:
+        raise CatalogError(f"{where}: {name} must be one of {', '.join(allowed)}", name)
+    return value
 
 
 def _derived_code(entry: dict[str, Any]) -> str:

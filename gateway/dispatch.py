@@ -20,9 +20,10 @@ from aiohttp import web
 from adapters.errors import UpstreamError
 from gateway.catalog import Route
 from gateway.errors import GatewayError, ServiceUnavailable, UpstreamFailed
-from gateway.keys import LIMITS, ROUTER, SETTINGS, USAGE
-from gateway.metering import CLIENT_CLOSED, Call
+from gateway.keys import LIMITS, ROUTER, SETTINGS, TIMING, USAGE
+from gateway.metering import Call
 from gateway.router import client_gone, max_wait
+from gateway.shutdown import cancelled_status
 from gateway.store.records import ApiKey
 
 T = TypeVar("T")
@@ -43,7 +44,7 @@ async def metered(
         call.fail(exc.status, exc.code)
         raise
     except asyncio.CancelledError:
-        call.fail(CLIENT_CLOSED, "client_closed")
+        call.fail(*cancelled_status(request))
         raise
     finally:
         request.app[USAGE].record(call.record())
@@ -63,14 +64,16 @@ async def dispatch(
         max_wait_s=max_wait(request, settings.queue),
         gone=client_gone(request),
     )
+    timing = request[TIMING]
     last: UpstreamError | None = None
     for _ in range(settings.upstream.max_attempts):
-        lease = await router.acquire(ticket)
+        lease = await timing.queued(router.acquire(ticket))
         if lease is None:
             break
         route = lease.route
         call.model, call.channel, call.price = route.row.model or "", route.code, route.row.price
         try:
+            timing.upstream_started()
             result = await attempt(route)
         except UpstreamError as exc:
             router.report(route, exc)

@@ -9,7 +9,10 @@ from aiohttp import ClientSession, web
 if TYPE_CHECKING:  # string type arguments below; imported for the type checker only
     from gateway.auth import KeyCache  # noqa: F401
     from gateway.catalog import Catalog  # noqa: F401
+    from gateway.console.invalidation import Invalidation  # noqa: F401
+    from gateway.files.service import Files  # noqa: F401
     from gateway.limits import KeyLimits  # noqa: F401
+    from gateway.login.state import Login  # noqa: F401
     from gateway.logs import RequestLog  # noqa: F401
     from gateway.metrics import Metrics  # noqa: F401
     from gateway.router import Router  # noqa: F401
@@ -35,6 +38,9 @@ LIMITS = web.AppKey["KeyLimits"]("limits")
 METRICS = web.AppKey["Metrics"]("metrics")
 REQUEST_LOG = web.AppKey["RequestLog"]("request_log")
 DRAIN = web.AppKey["Drain"]("drain")  # requests in flight; ends them on shutdown
+FILES = web.AppKey["Files"]("files")  # stored files (generated images): store, signer, sweep
+INVALIDATION = web.AppKey["Invalidation"]("invalidation")  # console changes -> every process
+LOGIN = web.AppKey["Login"]("login")  # console login: providers, cookies, throttle
 
 APIKEY = web.RequestKey["ApiKey"]("apikey")
 REQUEST_ID = web.RequestKey[str]("request_id")

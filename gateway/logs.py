@@ -12,6 +12,7 @@ from several workers sharing stdout never interleave and nothing is lost at exit
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -24,6 +25,8 @@ from aiohttp import web
 from gateway.keys import REQUEST_LOG, SETTINGS
 from gateway.store.records import UsageRecord
 from gateway.timing import Outcome
+
+log = logging.getLogger(__name__)
 
 TRACE_ID_MAX = 128
 
@@ -41,6 +44,7 @@ class RequestLog:
     def __init__(self, sink: BinaryIO | None) -> None:
         self._sink = sink
         self._pid = os.getpid()
+        self._failing = False
 
     @property
     def enabled(self) -> bool:
@@ -61,8 +65,15 @@ class RequestLog:
         line = self.line(
             outcome, record, request_id=request_id, trace_id=trace_id, key=key, method=method
         )
-        self._sink.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
-        self._sink.flush()
+        try:
+            self._sink.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+            self._sink.flush()
+        except OSError as exc:  # a full disk or a closed pipe must not fail the request
+            if not self._failing:
+                log.warning("the request log cannot be written: %s", exc)
+            self._failing = True
+        else:
+            self._failing = False
 
     def line(
         self,

@@ -98,6 +98,56 @@ class LogsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginSettings:
+    # Console login (docs/console.md). Sessions live in Redis when `redis.url` is set, else in
+    # an encrypted cookie; either ends after `idle_s` without a request or `max_age_s` in all.
+    idle_s: float = 1800.0
+    max_age_s: float = 12 * 3600.0
+    secure_cookie: bool = False  # behind HTTPS: the cookie is sent over HTTPS only
+    cookie_name: str = "bella_session"
+    attempts_per_minute: int = 10  # login attempts per client address and minute
+    key_login: bool = True  # log in with a console/all API key (bootstrap)
+    secret: str = ""  # Fernet key for the login cookies; empty: derived from the master key
+    providers: dict[str, Any] = field(default_factory=dict)  # name -> OAuth/OIDC/CAS settings
+
+    def __post_init__(self) -> None:
+        if self.idle_s <= 0 or self.max_age_s <= 0:
+            raise SettingsError("login.idle_s and login.max_age_s: must be > 0")
+        if self.attempts_per_minute < 1:
+            raise SettingsError("login.attempts_per_minute: must be ≥ 1")
+        if not isinstance(self.providers, dict):
+            raise SettingsError("login.providers: must be a mapping of name to provider")
+
+
+@dataclass(frozen=True, slots=True)
+class FilesSettings:
+    # Stored files (generated images) served at /files/{id} by signed URL (docs/files.md).
+    backend: str = "local"  # local: a directory; s3: an S3-compatible bucket (the `s3` extra)
+    dir: str = ""  # local: empty means <server.data_dir>/files
+    secret: str = ""  # URL signing key; empty: derived from the master key
+    url_ttl_s: float = 3600.0  # how long a signed URL stays valid
+    retention_days: int = 7  # files older than this many days are deleted; 0 keeps them
+    sweep_interval_s: float = 3600.0
+    s3_bucket: str = ""
+    s3_prefix: str = ""  # e.g. "bella/": object keys start with it
+    s3_endpoint_url: str = ""  # MinIO, Aliyun OSS, …; empty: AWS
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""  # empty: the usual AWS credential chain
+    s3_secret_access_key: str = ""
+    s3_addressing_style: str = "auto"  # auto | path | virtual
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("local", "s3"):
+            raise SettingsError("files.backend: must be local or s3")
+        if self.backend == "s3" and not self.s3_bucket:
+            raise SettingsError("files.s3_bucket: required with files.backend s3")
+        if self.url_ttl_s <= 0 or self.sweep_interval_s <= 0 or self.retention_days < 0:
+            raise SettingsError("files: url_ttl_s and sweep_interval_s > 0, retention_days ≥ 0")
+        if self.s3_addressing_style not in ("auto", "path", "virtual"):
+            raise SettingsError("files.s3_addressing_style: must be auto, path or virtual")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -109,6 +159,8 @@ class Settings:
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
+    login: LoginSettings = field(default_factory=LoginSettings)
+    files: FilesSettings = field(default_factory=FilesSettings)
     catalog: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,5 +1,8 @@
 """Sending `UpstreamRequest`s: the shared ClientSession, and the in-process mock.
 
+`send_form` (multipart, streamed from blobs) and `connect` (WebSockets) serve the media
+endpoints; `mock:` URLs go to the mock in process for them too (`adapters.media`).
+
 This is the boundary where aiohttp's client exceptions become our `UpstreamError`s.
 """
 
@@ -13,11 +16,14 @@ from typing import Protocol
 
 import aiohttp
 from aiohttp import ClientTimeout, web
+from yarl import URL
 
-from adapters import mock
 from adapters.base import UpstreamRequest
+from adapters.base_media import MessageSocket, SocketTarget, UpstreamForm
 from adapters.errors import UpstreamTimeout, UpstreamUnavailable
+from adapters.media import connect_mock, serve_mock, serve_mock_form
 from gateway.keys import HTTP, SETTINGS, UPSTREAM
+from gateway.upstream_media import multipart, open_socket
 
 READ_CHUNK = 64 * 1024
 
@@ -89,17 +95,32 @@ class Upstream:
 
     async def send(self, request: UpstreamRequest, limits: ClientTimeout) -> UpstreamResponse:
         if request.url.startswith("mock:"):
-            served = await mock.serve_chat(request)
+            served = await serve_mock(request)
             return _MockResponse(served.status, served.headers, served.body)
         with map_client_errors():
             raw = await self._session.request(
                 request.method,
-                request.url,
+                URL(request.url, encoded=True),  # as the adapter encoded it (and signed it)
                 data=request.body,
                 headers=request.headers,
                 timeout=limits,
             )
         return _HttpResponse(raw.status, raw.headers, raw)
+
+    async def send_form(self, form: UpstreamForm, limits: ClientTimeout) -> UpstreamResponse:
+        if form.url.startswith("mock:"):
+            served = await serve_mock_form(form)
+            return _MockResponse(served.status, served.headers, served.body)
+        with map_client_errors():
+            raw = await self._session.post(
+                form.url, data=multipart(form), headers=form.headers, timeout=limits
+            )
+        return _HttpResponse(raw.status, raw.headers, raw)
+
+    async def connect(self, target: SocketTarget, limits: ClientTimeout) -> MessageSocket:
+        if target.url.startswith("mock:"):
+            return connect_mock(target)
+        return await open_socket(self._session, target, limits)
 
 
 async def _session_ctx(app: web.Application) -> AsyncIterator[None]:

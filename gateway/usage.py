@@ -58,7 +58,7 @@ class UsageWriter:
     async def flush(self) -> None:
         """Write what waits (spool first, in order); on a database failure, spool it."""
         async with self._lock:
-            if self.spool.count:
+            if self.spool.waiting():
                 await self._replay()
             while self._pending:
                 batch = self._pending[: self._batch_size]
@@ -79,12 +79,13 @@ class UsageWriter:
             callback()
 
     async def _replay(self) -> None:
-        records = await asyncio.to_thread(self.spool.read)
-        for start in range(0, len(records), self._batch_size):
-            await self._store.insert_usage(records[start : start + self._batch_size])
+        async with self.spool.locked():
+            records = await asyncio.to_thread(self.spool.read)
+            for start in range(0, len(records), self._batch_size):
+                await self._store.insert_usage(records[start : start + self._batch_size])
+            self.spool.clear()
         log.info("usage: replayed %d spooled records", len(records))
         self.written += len(records)
-        await asyncio.to_thread(self.spool.clear)
 
     async def run(self) -> None:
         while True:

@@ -7,13 +7,14 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.auth import authenticate
+from gateway.console.audit import record
+from gateway.console.guard import Actor, console_actor
 from gateway.errors import InvalidRequest, PermissionDenied
 from gateway.handlers.apikeys import json_response, key_view, name_from, spec_from
 from gateway.handlers.body import json_body
 from gateway.keyadmin import RANK, KeyLimitsSpec, create_key, get_key, reset_key, update_key
-from gateway.keys import KEYS, LIMITS, STORE
-from gateway.store.records import ApiKey, AuditEntry, Status
+from gateway.keys import INVALIDATION, LIMITS, STORE
+from gateway.store.records import ApiKey, Status
 
 
 def _audit_view(key: ApiKey) -> dict[str, Any]:
@@ -24,35 +25,29 @@ def _audit_view(key: ApiKey) -> dict[str, Any]:
 
 
 async def _audit(
-    request: web.Request, actor: ApiKey, action: str, before: ApiKey | None, after: ApiKey | None
+    request: web.Request, actor: Actor, action: str, before: ApiKey | None, after: ApiKey | None
 ) -> None:
     subject = after or before
-    entry = AuditEntry(
-        actor=actor.code,
-        entity="apikey",
-        entity_id=subject.code if subject else "",
-        action=action,
-        before=_audit_view(before) if before else None,
-        after=_audit_view(after) if after else None,
-        address=request.remote or "",
-    )
-    await request.app[STORE].insert_audit(entry)
+    code = subject.code if subject else ""
+    old = _audit_view(before) if before else None
+    new = _audit_view(after) if after else None
+    await record(request, actor.name, "apikey", code, action, old, new)
 
 
-def _not_above(actor: ApiKey, spec: KeyLimitsSpec) -> None:
+def _not_above(actor: Actor, spec: KeyLimitsSpec) -> None:
     if RANK[spec.role] > RANK.get(actor.role, 0):
         raise PermissionDenied(f"Role '{actor.role}' cannot grant role '{spec.role}'.")
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    await authenticate(request)
+    await console_actor(request)
     quota = request.app[LIMITS].quota
     rows = await request.app[STORE].list_apikeys()
     return json_response({"object": "list", "data": [key_view(k, quota) for k in rows]})
 
 
 async def create(request: web.Request) -> web.Response:
-    actor = await authenticate(request)
+    actor = await console_actor(request)
     body = await json_body(request)
     spec = spec_from(body)
     _not_above(actor, spec)
@@ -67,13 +62,13 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def read(request: web.Request) -> web.Response:
-    await authenticate(request)
+    await console_actor(request)
     key = await get_key(request.app[STORE], request.match_info["code"])
     return json_response(key_view(key, request.app[LIMITS].quota))
 
 
 async def patch(request: web.Request) -> web.Response:
-    actor = await authenticate(request)
+    actor = await console_actor(request)
     body = await json_body(request)
     store = request.app[STORE]
     before = await get_key(store, request.match_info["code"])
@@ -89,19 +84,19 @@ async def patch(request: web.Request) -> web.Response:
         _not_above(actor, spec)
     name = name_from(body) if "name" in body else None
     after = await update_key(store, before, name=name, spec=spec, status=None)
-    request.app[KEYS].forget(before.sha256)
+    await request.app[INVALIDATION].key_changed(before.sha256)
     await _audit(request, actor, "update", before, after)
     return json_response(key_view(after, request.app[LIMITS].quota))
 
 
 async def _set_status(request: web.Request, status: Status) -> web.Response:
-    actor = await authenticate(request)
+    actor = await console_actor(request)
     store = request.app[STORE]
     before = await get_key(store, request.match_info["code"])
-    if before.code == actor.code and status == "inactive":
+    if before.code == actor.key_code and status == "inactive":
         raise InvalidRequest("A key cannot deactivate itself.")
     after = await update_key(store, before, name=None, spec=None, status=status)
-    request.app[KEYS].forget(before.sha256)
+    await request.app[INVALIDATION].key_changed(before.sha256)
     await _audit(request, actor, "activate" if status == "active" else "deactivate", before, after)
     return json_response(key_view(after, request.app[LIMITS].quota))
 
@@ -115,11 +110,11 @@ async def deactivate(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    actor = await authenticate(request)
+    actor = await console_actor(request)
     store = request.app[STORE]
     before = await get_key(store, request.match_info["code"])
     secret, after = await reset_key(store, before)
-    request.app[KEYS].forget(before.sha256)
+    await request.app[INVALIDATION].key_changed(before.sha256)
     await _audit(request, actor, "reset", before, after)
     return json_response({**key_view(after, request.app[LIMITS].quota), "key": secret})
 

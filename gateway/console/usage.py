@@ -10,8 +10,8 @@ from typing import cast
 
 from aiohttp import web
 
-from gateway.auth import authenticate
 from gateway.billing import money_text
+from gateway.console.guard import console_actor
 from gateway.errors import InvalidRequest
 from gateway.handlers.apikeys import json_response
 from gateway.keys import STORE
@@ -57,7 +57,7 @@ def _csv(by: str, totals: list[UsageTotal]) -> web.Response:
 
 
 async def usage(request: web.Request) -> web.Response:
-    await authenticate(request)
+    await console_actor(request)
     month = request.query.get("month") or current_month()
     start, end = month_range(month)
     by = request.query.get("by", "key")

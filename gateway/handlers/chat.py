@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters import chat_adapter
+from adapters import chat_adapter_for
 from adapters.base import ChatAdapter, Usage
 from adapters.errors import UpstreamError, UpstreamProtocolError
 from gateway.auth import authenticate
@@ -37,10 +37,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     required_list(body, "messages")
     stream = optional_bool(body, "stream")
     call = Call(request[REQUEST_ID], key.code, ENDPOINT, model_field)
-    send = _stream if stream else _complete
+    send = stream_chat if stream else complete_chat
 
     async def attempt(route: Route) -> web.StreamResponse:
-        return await send(request, call, chat_adapter(route.channel.protocol), route, body)
+        return await send(request, call, chat_adapter_for(route.channel), route, body)
 
     return await metered(request, key, call, lambda: dispatch(request, call, key, attempt))
 
@@ -49,7 +49,7 @@ def _headers(call: Call) -> dict[str, str]:
     return {"X-Bella-Request-Id": call.request_id, "X-Bella-Channel": call.channel}
 
 
-async def _complete(
+async def complete_chat(
     request: web.Request, call: Call, adapter: ChatAdapter, route: Route, body: dict[str, Any]
 ) -> web.StreamResponse:
     upstream_request = adapter.chat_request(route.channel, body, request.headers)
@@ -64,7 +64,7 @@ async def _complete(
     return web.Response(body=result.body, content_type="application/json", headers=_headers(call))
 
 
-async def _stream(
+async def stream_chat(
     request: web.Request, call: Call, adapter: ChatAdapter, route: Route, body: dict[str, Any]
 ) -> web.StreamResponse:
     upstream_request = adapter.chat_request(route.channel, body, request.headers)

@@ -26,6 +26,7 @@ from gateway.store.records import (
     Priority,
     Status,
     UsageRecord,
+    User,
     Visibility,
 )
 
@@ -34,7 +35,7 @@ Params = tuple[object, ...]
 
 MONEY_SCALE = Decimal("0.00000001")
 
-CATEGORY_COLUMNS = ("code", "name")
+CATEGORY_COLUMNS = ("code", "name", "status")
 ENDPOINT_COLUMNS = ("path", "kind", "category", "unit", "status")
 MODEL_COLUMNS = (
     "name",
@@ -106,6 +107,18 @@ AUDIT_COLUMNS = (
     "after_json",
     "address",
 )
+USER_COLUMNS = (
+    "code",
+    "email",
+    "name",
+    "role",
+    "status",
+    "provider",
+    "subject",
+    "created_at",
+    "last_login_at",
+    "sessions_valid_after",
+)
 
 
 def quantize_money(value: Decimal) -> Decimal:
@@ -149,11 +162,11 @@ def loads_dict(text: str | None) -> dict[str, Any]:
 
 
 def category_params(c: Category) -> Params:
-    return (c.code, c.name)
+    return (c.code, c.name, c.status)
 
 
 def category_from(row: Row) -> Category:
-    return Category(code=row[0], name=row[1])
+    return Category(code=row[0], name=row[1], status=cast(Status, row[2]))
 
 
 def endpoint_params(e: Endpoint) -> Params:
@@ -315,8 +328,9 @@ def audit_params(a: AuditEntry, created_at: float) -> Params:
     return (created_at, a.actor, a.entity, a.entity_id, a.action, before, after, a.address)
 
 
-def audit_from(row: Row) -> AuditEntry:
+def audit_from(row: Row, entry_id: int = 0) -> AuditEntry:
     return AuditEntry(
+        id=entry_id,
         created_at=float(row[0]),
         actor=row[1],
         entity=row[2],
@@ -325,4 +339,34 @@ def audit_from(row: Row) -> AuditEntry:
         before=None if row[5] is None else loads_dict(row[5]),
         after=None if row[6] is None else loads_dict(row[6]),
         address=row[7],
+    )
+
+
+def user_params(u: User) -> Params:
+    return (
+        u.code,
+        u.email,
+        u.name,
+        u.role,
+        u.status,
+        u.provider,
+        u.subject,
+        u.created_at,
+        u.last_login_at,
+        u.sessions_valid_after,
+    )
+
+
+def user_from(row: Row) -> User:
+    return User(
+        code=row[0],
+        email=row[1],
+        name=row[2],
+        role=row[3],
+        status=cast(Status, row[4]),
+        provider=row[5],
+        subject=row[6],
+        created_at=float(row[7]),
+        last_login_at=float(row[8]),
+        sessions_valid_after=float(row[9]),
     )

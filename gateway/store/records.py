@@ -16,6 +16,7 @@ ReportGroup = Literal["apikey_code", "model", "channel_code", "day"]
 class Category:
     code: str  # a path such as "text/chat"
     name: str = ""
+    status: Status = "active"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,23 @@ class AuditEntry:
     after: dict[str, Any] | None = None
     address: str = ""
     created_at: float = 0.0
+    id: int = 0  # assigned by the store; entries are listed newest (highest id) first
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person who logs in to the console; only `role == "admin"` may use it."""
+
+    code: str  # "u-…"
+    email: str  # lower case, unique
+    name: str = ""
+    role: str = "none"  # "admin" or "none"
+    status: Status = "active"
+    provider: str = ""  # the login provider they last came through
+    subject: str = ""  # their id at that provider
+    created_at: float = 0.0
+    last_login_at: float = 0.0
+    sessions_valid_after: float = 0.0  # sessions begun before this are over (logout everywhere)
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,8 +161,27 @@ _V1_LOGS = (
     "CREATE INDEX ix_audit_time ON audit_log (created_at)",
 )
 
+_V2_CONSOLE = (
+    "ALTER TABLE category ADD COLUMN status {str} NOT NULL DEFAULT 'active'",
+    """CREATE TABLE console_user (
+    code {key} NOT NULL PRIMARY KEY,
+    email {key} NOT NULL UNIQUE,
+    name {str} NOT NULL,
+    role {str} NOT NULL,
+    status {str} NOT NULL,
+    provider {str} NOT NULL,
+    subject {str} NOT NULL,
+    created_at {time} NOT NULL,
+    last_login_at {time} NOT NULL,
+    sessions_valid_after {time} NOT NULL
+){table}""",
+    "CREATE INDEX ix_audit_entity ON audit_log (entity, created_at)",
+    "CREATE INDEX ix_audit_actor ON audit_log (actor, created_at)",
+)
+
 _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "catalog, api keys, usage and audit", _V1_CATALOG + _V1_KEYS + _V1_LOGS),
+    (2, "console: category status, users, audit indexes", _V2_CONSOLE),
 )
 
 # The version this code needs; readiness and `serve` against MySQL compare the database to it.

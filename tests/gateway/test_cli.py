@@ -56,7 +56,8 @@ async def test_init_prints_the_system_key_once_and_is_idempotent(tmp_path: Path)
     try:
         [row] = await store.list_apikeys()
         assert (row.sha256, row.role) == (hash_secret(secret), "all")
-        assert [m.name for m in await store.list_models()] == ["mock-chat"]
+        names = sorted(m.name for m in await store.list_models())
+        assert names == ["mock-asr", "mock-chat", "mock-embedding", "mock-image", "mock-tts"]
     finally:
         await store.close()
     assert oct((tmp_path / "data" / "master.key").stat().st_mode & 0o777) == "0o600"

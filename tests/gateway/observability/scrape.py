@@ -31,7 +31,7 @@ def value(text: str, name: str, **labels: str) -> float:
 
 def sample_names(text: str) -> set[str]:
     """Every sample name the exposition can carry, from its TYPE lines."""
-    names = set()
+    names: set[str] = set()
     for name, kind in _TYPE.findall(text):
         names.update(name + suffix for suffix in _SUFFIXES.get(kind, ("",)))
     return names

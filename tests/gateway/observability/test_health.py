@@ -34,7 +34,10 @@ async def test_not_ready_while_draining(gateway: Gateway) -> None:
 
 async def test_not_ready_when_the_schema_is_behind(gateway: Gateway, tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "bella.db") as db:
-        db.execute("DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)")
+        db.execute(
+            "DELETE FROM schema_migrations"
+            " WHERE version = (SELECT MAX(version) FROM schema_migrations)"
+        )
     status, body = await get(gateway, "/readyz")
     assert status == 503
     assert body["status"] == "unready"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -12,6 +13,8 @@ import aiohttp
 import orjson
 import pytest
 
+from gateway.logs import RequestLog
+from gateway.timing import Outcome, Spans
 from tests.fakes.openai_upstream import API_KEY, FakeOpenAI
 from tests.gateway.observability.test_metrics import settled
 from tests.harness import Gateway, chat_catalog, chat_channel, gateway_settings, running_gateway
@@ -36,7 +39,9 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
-async def post(gw: Gateway, key: str, body: dict[str, Any], **headers: str) -> aiohttp.ClientResponse:
+async def post(
+    gw: Gateway, key: str, body: dict[str, Any], **headers: str
+) -> aiohttp.ClientResponse:
     async with (
         aiohttp.ClientSession() as http,
         http.post(
@@ -96,7 +101,22 @@ async def test_no_secret_in_any_log_line(
     await post(gw, gw.key, {**BODY, "stream": True})
     await settled(gw)
     captured = capsys.readouterr()
-    everything = request_log.read_text() + caplog.text + captured.out + captured.err
-    assert len(lines(request_log)) == 6
+    logged = lines(request_log)
+    assert len(logged) == 6
+    everything = orjson.dumps(logged).decode() + caplog.text + captured.out + captured.err
     for secret in (API_KEY, gw.key, WRONG_KEY, "Bearer"):
         assert secret not in everything
+
+
+class BrokenSink(io.BytesIO):
+    def write(self, data: object, /) -> int:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_failing_sink_does_not_fail_the_request(caplog: pytest.LogCaptureFixture) -> None:
+    log = RequestLog(BrokenSink())
+    spans = Spans(total=0.1, queue=0.0, upstream=0.05, gateway=0.05)
+    outcome = Outcome("/v1/models", "", "", 200, "", spans, 0, False, "")
+    for _ in range(3):
+        log.write(outcome, None, request_id="req-1", trace_id="", key="", method="GET")
+    assert caplog.text.count("cannot be written") == 1

@@ -104,7 +104,9 @@ async def test_queue_depth_and_slots_rise_while_requests_wait(
     slow = {"X-Bella-Mock-Interval-Ms": "40", "X-Bella-Mock-Tokens": "15"}
     channel = {"model": "mock-one", "channel": "ch-one"}
     async with aiohttp.ClientSession() as http:
-        running = [asyncio.create_task(stream(http, one_slot, "mock-one", **slow)) for _ in range(3)]
+        running = [
+            asyncio.create_task(stream(http, one_slot, "mock-one", **slow)) for _ in range(3)
+        ]
         text = await _wait_for(one_slot, "bella_queue_depth", 2, model="mock-one")
         assert value(text, "bella_channel_slots_in_use", **channel) == 1
         assert value(text, "bella_channel_slots_limit", **channel) == 1
@@ -125,11 +127,13 @@ async def test_queue_timeouts_count_as_rate_limit_rejections(one_slot: Gateway) 
         holder = asyncio.create_task(stream(http, one_slot, "mock-one", **slow))
         await _wait_for(one_slot, "bella_channel_slots_in_use", 1, channel="ch-one")
         for _ in range(2):
-            rejected = await http.post(
-                one_slot.url + CHAT, json=body, headers=headers(one_slot, **{"X-Bella-Max-Wait": "0"})
-            )
-            assert rejected.status == 429
-            assert (await rejected.json())["error"]["code"] == "queue_timeout"
+            async with http.post(
+                one_slot.url + CHAT,
+                json=body,
+                headers=headers(one_slot, **{"X-Bella-Max-Wait": "0"}),
+            ) as rejected:
+                assert rejected.status == 429
+                assert (await rejected.json())["error"]["code"] == "queue_timeout"
         await holder
     await settled(one_slot)
     text = await scrape(one_slot.url)

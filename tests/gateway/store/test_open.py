@@ -47,7 +47,7 @@ async def test_sqlite_creates_the_directory_in_wal_mode(tmp_path: Path, box: Sec
     path = tmp_path / "a" / "b" / "bella.db"
     store = await open_store(f"sqlite:///{path}", box)
     try:
-        assert await store.migrate() == [LATEST_VERSION]
+        assert await store.migrate() == list(range(1, LATEST_VERSION + 1))
     finally:
         await store.close()
     assert path.exists()

@@ -105,7 +105,7 @@ async def test_audit(store: Store) -> None:
     await store.insert_audit(updated)
     newest, oldest = await store.list_audit()
     assert oldest.created_at > 0  # 0 means "now"
-    assert oldest == replace(created, created_at=oldest.created_at)
+    assert oldest == replace(created, created_at=oldest.created_at, id=oldest.id)
     assert (newest.action, newest.before, newest.after) == ("update", {"weight": 1}, {"weight": 5})
     assert await store.list_audit(limit=1) == [newest]
 

@@ -1,0 +1,24 @@
+"""`setup(app)`: console login as one resource, one middleware and its routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway.keys import LOGIN, REDIS, SETTINGS
+from gateway.login.routes import add_routes
+from gateway.login.sessions import sessions_middleware
+from gateway.login.state import build_login
+
+
+async def _login_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[LOGIN] = build_login(app[SETTINGS], app[REDIS])
+    yield
+
+
+def setup(app: web.Application) -> None:
+    """Call after `redisconn.setup`: sessions and the throttle use the shared Redis client."""
+    app.cleanup_ctx.append(_login_ctx)
+    app.middlewares.append(sessions_middleware)
+    add_routes(app)
