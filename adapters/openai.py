@@ -280,6 +280,8 @@ class OpenAIStreamMeter:
         self.error: str | None = None
 
     def feed(self, data: bytes) -> bytes:
+        if self.started and self._splitter.empty and _plain(data):
+            return data  # whole events with nothing to meter: forwarded as they came
         events = self._splitter.feed(data)
         if len(events) == 1:
             return events[0] if self._forward(events[0]) else b""
@@ -330,6 +332,20 @@ class OpenAIStreamMeter:
             if not self.started and isinstance(delta, dict):
                 # A role-only delta (`{"role": "assistant", "content": ""}`) is not content.
                 self.started = any(value for key, value in delta.items() if key != "role")
+
+
+def _plain(data: bytes) -> bool:
+    """Whole LF-framed events none of which may carry usage, a finish, an error or [DONE]."""
+    return (
+        data.endswith(b"\n\n")
+        and b"\r" not in data
+        and _DONE not in data
+        and b'"usage":{' not in data
+        and b'"usage": {' not in data
+        and b'"finish_reason":"' not in data
+        and b'"finish_reason": "' not in data
+        and b'"error"' not in data
+    )
 
 
 def _stream_error(error: object) -> str:

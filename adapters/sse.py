@@ -39,6 +39,11 @@ class SSESplitter:
         self._buffer = buffer[end:]
         return events
 
+    @property
+    def empty(self) -> bool:
+        """No partial event is buffered."""
+        return not self._buffer
+
     def flush(self) -> bytes:
         """Return and forget the bytes of an unterminated last event."""
         rest, self._buffer = self._buffer, b""

@@ -23,7 +23,7 @@ from gateway.handlers import files as stored_files
 from gateway.handlers.messages import messages as anthropic_messages
 from gateway.keys import SETTINGS
 from gateway.login.plugin import setup as setup_login
-from gateway.middleware import error_middleware
+from gateway.middleware import RequestIds, error_middleware
 from gateway.observability import setup as setup_observability
 from gateway.settings import Settings
 
@@ -31,7 +31,7 @@ from gateway.settings import Settings
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
-        middlewares=[error_middleware],
+        middlewares=[error_middleware(RequestIds())],
     )
     app[SETTINGS] = settings
     database.setup(app)

@@ -62,6 +62,7 @@ class Catalog:
         self._connect_timeout_s = connect_timeout_s
         self.models: dict[str, Model] = {}
         self.routes: dict[str, tuple[Route, ...]] = {}
+        self.private: set[str] = set()  # models with a private channel: filter per key
 
     async def refresh(self) -> None:
         models = {m.name: m for m in await self._store.list_models() if m.status == "active"}
@@ -72,6 +73,11 @@ class Catalog:
                 by_model.setdefault(row.model, []).append(route)
         self.models = models
         self.routes = {name: tuple(routes) for name, routes in by_model.items()}
+        self.private = {
+            name
+            for name, routes in by_model.items()
+            if any(r.row.visibility != "public" for r in routes)
+        }
 
     def resolve(self, name: str) -> Model | None:
         """The model a public name stands for, following `linked_to` aliases."""
@@ -87,7 +93,7 @@ class Catalog:
 
     def candidates(self, model: Model, key: ApiKey) -> tuple[Route, ...]:
         routes = self.routes.get(model.name, ())
-        if all(r.row.visibility == "public" for r in routes):
+        if model.name not in self.private:
             return routes
         return tuple(
             r

@@ -6,12 +6,16 @@ duration_ms, ttft_ms, queue_ms, upstream_ms, gateway_ms, failovers, pid.
 
 No secret can reach it: a line is built only from the request's outcome, its usage record and
 the client's trace id (printable ASCII, at most 128 characters) — never from headers, bodies or
-channel credentials. Writes are synchronous and unbuffered (one `write` per line), so lines
-from several workers sharing stdout never interleave and nothing is lost at exit.
+channel credentials.
+
+Lines are gathered and written together, at most `FLUSH_AFTER_S` later and never more than
+`WRITE_MAX` bytes per write (below PIPE_BUF), so a write stays atomic and lines from several
+workers sharing stdout never interleave; closing the log writes what is left.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -29,6 +33,8 @@ from gateway.timing import Outcome
 log = logging.getLogger(__name__)
 
 TRACE_ID_MAX = 128
+FLUSH_AFTER_S = 0.05
+WRITE_MAX = 4000
 
 
 def clean_trace_id(value: str | None) -> str:
@@ -43,6 +49,9 @@ class RequestLog:
 
     def __init__(self, sink: BinaryIO | None) -> None:
         self._sink = sink
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
         self._pid = os.getpid()
         self._failing = False
 
@@ -65,10 +74,27 @@ class RequestLog:
         line = self.line(
             outcome, record, request_id=request_id, trace_id=trace_id, key=key, method=method
         )
+        data = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+        if self._size + len(data) > WRITE_MAX:
+            self.flush()
+        self._pending.append(data)
+        self._size += len(data)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_AFTER_S, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._pending or self._sink is None:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._size = 0
         try:
-            self._sink.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+            self._sink.write(data)
             self._sink.flush()
-        except OSError as exc:  # a full disk or a closed pipe must not fail the request
+        except OSError as exc:  # a full disk or a closed pipe must not fail a request
             if not self._failing:
                 log.warning("the request log cannot be written: %s", exc)
             self._failing = True
@@ -110,6 +136,7 @@ class RequestLog:
         return line
 
     def close(self) -> None:
+        self.flush()
         if self._sink is not None and self._sink is not sys.stdout.buffer:
             self._sink.close()
 

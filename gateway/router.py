@@ -33,7 +33,7 @@ from gateway.keys import CATALOG, REDIS, ROUTER, SETTINGS
 from gateway.routing.bus import Bus, Listener
 from gateway.routing.health import Health, HealthPolicy
 from gateway.routing.outbox import Outbox
-from gateway.routing.plan import Planner, Ticket, tiers_of
+from gateway.routing.plan import Planner, Ticket, Tier, tiers_of
 from gateway.routing.queue import Queues
 from gateway.routing.slots import Lease, RedisSlots, SlotPool
 from gateway.settings import QueueSettings, Settings
@@ -83,6 +83,8 @@ class Router:
         self.bus = bus
         self._planner = Planner(health, slots, queues)
         self._indexed: dict[str, tuple[Route, ...]] | None = None
+        self._tiers_of_routes: dict[str, tuple[Route, ...]] | None = None
+        self._tiers_cache: dict[str, list[Tier]] = {}
         self._model_of: dict[str, str] = {}
 
     def ticket(
@@ -109,7 +111,7 @@ class Router:
             if not serves(model, endpoint):
                 continue
             found = True
-            tiers.extend(tiers_of(model.name, self._catalog.candidates(model, key)))
+            tiers.extend(self._tiers(model, key))
         if not found:
             raise NotFound(
                 f"The model '{model_field}' does not exist or you do not have access to it.",
@@ -118,6 +120,21 @@ class Router:
             )
         deadline = asyncio.get_running_loop().time() + max_wait_s
         return Ticket(request_id, tuple(tiers), deadline, gone)
+
+    def _tiers(self, model: Model, key: ApiKey) -> list[Tier]:
+        """The model's tiers for this key; built once per catalog when no channel is private."""
+        catalog = self._catalog
+        if model.name in catalog.private:
+            return tiers_of(model.name, catalog.candidates(model, key))
+        if catalog.routes is not self._tiers_of_routes:
+            self._tiers_cache = {}
+            self._tiers_of_routes = catalog.routes
+        tiers = self._tiers_cache.get(model.name)
+        if tiers is None:
+            tiers = self._tiers_cache[model.name] = tiers_of(
+                model.name, catalog.candidates(model, key)
+            )
+        return tiers
 
     async def acquire(self, ticket: Ticket) -> Lease | None:
         return await self._planner.acquire(ticket)

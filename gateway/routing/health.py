@@ -71,6 +71,15 @@ class Health:
         self._until: dict[str, float] = {}
         self._windows: dict[str, ErrorWindow] = {}
 
+    def quiet(self, now: float) -> bool:
+        """No channel is cooling down now (expired cooldowns are dropped on the way)."""
+        if not self._until:
+            return True
+        for code, until in list(self._until.items()):
+            if until <= now:
+                del self._until[code]
+        return not self._until
+
     def cooling(self, code: str, now: float) -> bool:
         until = self._until.get(code)
         return until is not None and now < until

@@ -89,9 +89,11 @@ class Planner:
             retry_after=QUEUE_RETRY_AFTER_S,
         )
 
-    def usable(self, ticket: Ticket) -> list[Tier]:
+    def usable(self, ticket: Ticket) -> list[Tier] | tuple[Tier, ...]:
         health, tried = self._health, ticket.tried
         now = health.clock()
+        if not tried and health.quiet(now):
+            return ticket.tiers  # the common first attempt: every channel is usable
         tiers = []
         for tier in ticket.tiers:
             routes = tuple(

@@ -9,6 +9,7 @@ Conventions, the same on every backend:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -139,9 +140,14 @@ def money_value(value: object) -> Decimal:
     raise TypeError(f"money column holds {type(value).__name__}, expected text or DECIMAL")
 
 
+@functools.lru_cache(maxsize=64)
+def _month_of_day(day: int) -> str:
+    return datetime.fromtimestamp(day * 86400, tz=UTC).strftime("%Y-%m")
+
+
 def month_of(created_at: float) -> str:
-    """The UTC calendar month `YYYY-MM` a unix timestamp falls in."""
-    return datetime.fromtimestamp(created_at, tz=UTC).strftime("%Y-%m")
+    """The UTC calendar month `YYYY-MM` a unix timestamp falls in (cached by UTC day)."""
+    return _month_of_day(int(created_at // 86400))
 
 
 def _json_default(value: object) -> object:

@@ -13,6 +13,7 @@ import aiohttp
 import orjson
 import pytest
 
+from gateway.keys import REQUEST_LOG
 from gateway.logs import RequestLog
 from gateway.timing import Outcome, Spans
 from tests.fakes.openai_upstream import API_KEY, FakeOpenAI
@@ -60,6 +61,7 @@ async def test_one_line_per_request_with_its_account(
     streamed = await post(gw, gw.key, {**BODY, "stream": True})
     await post(gw, WRONG_KEY, BODY)
     await settled(gw)
+    gw.app[REQUEST_LOG].flush()  # lines are written together, within 50 ms
     first, second, third = lines(request_log)
     [record] = [r for r in await gw.usage() if r.request_id == first["request_id"]]
     assert first["request_id"] == ok.headers["X-Bella-Request-Id"]
@@ -100,6 +102,7 @@ async def test_no_secret_in_any_log_line(
     upstream.fail_with = 401
     await post(gw, gw.key, {**BODY, "stream": True})
     await settled(gw)
+    gw.app[REQUEST_LOG].flush()  # lines are written together, within 50 ms
     captured = capsys.readouterr()
     logged = lines(request_log)
     assert len(logged) == 6
@@ -113,10 +116,13 @@ class BrokenSink(io.BytesIO):
         raise OSError(28, "No space left on device")
 
 
-def test_a_failing_sink_does_not_fail_the_request(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_failing_sink_does_not_fail_the_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     log = RequestLog(BrokenSink())
     spans = Spans(total=0.1, queue=0.0, upstream=0.05, gateway=0.05)
     outcome = Outcome("/v1/models", "", "", 200, "", spans, 0, False, "")
     for _ in range(3):
         log.write(outcome, None, request_id="req-1", trace_id="", key="", method="GET")
+        log.flush()
     assert caplog.text.count("cannot be written") == 1
