@@ -146,6 +146,9 @@ class MockAsrSocket:
 
     def _command(self, command: Start | Stop) -> None:
         if isinstance(command, Start):
+            if self._engine.params is not None:
+                self._emit([Failed(INVALID_MESSAGE, "StartTranscription again.")])
+                return
             self._task_id = command.task_id
             self._emit(self._engine.start(command.params))
             self._ticker = asyncio.ensure_future(self._tick_forever())

@@ -84,7 +84,7 @@ def parse_command(text: str) -> Command:
         return Stop(task_id)
     if name != START:
         raise NlsError(f"Unknown command {name!r}: expected {START} or {STOP}.")
-    payload = message.get("payload") or {}
+    payload = message.get("payload", {})
     if not isinstance(payload, dict):
         raise NlsError("'payload' must be an object.")
     return Start(task_id, params_of(payload))

@@ -146,6 +146,7 @@ class RealtimeTranscription:
         self._bytes_per_ms = params.sample_rate * 2 / 1000
         self._audio_ms = 0.0  # audio received, in ms
         self._committed_ms = 0.0  # audio up to here is committed (by the VAD or by us)
+        self._commit_begin_ms = 0.0  # where the audio of our own last commit began
         self._sentences: dict[str, list[Any]] = {}  # item id -> [index, begin ms, end ms, text]
         self._pending: set[str] = set()
         self._next_index = 1
@@ -186,7 +187,7 @@ class RealtimeTranscription:
     def stop(self) -> tuple[list[Message], list[AsrEvent]]:
         self._stopping = True
         if self._audio_ms - self._committed_ms >= MIN_COMMIT_MS:
-            self._committed_ms = self._audio_ms
+            self._commit_begin_ms, self._committed_ms = self._committed_ms, self._audio_ms
             return ['{"type":"input_audio_buffer.commit"}'], []
         return [], self._finish()
 
@@ -248,7 +249,7 @@ class RealtimeTranscription:
         self._pending.add(item_id)
         if item_id in self._sentences:
             return []
-        events = self._begin(item_id, round(self._committed_ms))
+        events = self._begin(item_id, round(self._commit_begin_ms))
         self._sentences[item_id][2] = round(self._audio_ms)
         return events
 

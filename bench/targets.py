@@ -110,8 +110,11 @@ def _gateway(stack: ExitStack, site: Site, *, name: str, redis_url: str | None) 
     port = free_port()
     config = data / "bench.yaml"
     config.write_text(yaml.safe_dump(gateway_config(data, port, site.upstream_url, redis_url)))
-    out = run_checked([*GATEWAY, "--config", str(config), "init"], timeout_s=120, cwd=ROOT)
-    key = system_key(out)
+    run_checked([*GATEWAY, "--config", str(config), "init"], timeout_s=120, cwd=ROOT)
+    # A key with limits, so every request also passes the QPS and concurrency checks.
+    limits = ["--qps", "1000000", "--concurrency", "100000", "--month-quota", "1000000"]
+    create = [*GATEWAY, "--config", str(config), "apikey", "create", "--name", "bench", *limits]
+    key = system_key(run_checked(create, timeout_s=120, cwd=ROOT))
     log = data / "gateway.log"
     argv = [*GATEWAY, "--config", str(config), "serve"]
     proc = stack.enter_context(running(argv, log=log, cpu=site.pins.target, cwd=ROOT))
@@ -142,6 +145,8 @@ def gateway_config(
                     "credentials": {"api_key": "sk-bench"},
                     "deploy_name": "bench-upstream",
                     "price": {"input": "1", "output": "2"},
+                    # Slots on: in Redis mode every request takes and gives back a lease.
+                    "max_concurrency": 100_000,
                 }
             ],
         },

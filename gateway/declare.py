@@ -174,7 +174,7 @@ def _channel(entry: dict[str, Any]) -> ChannelRow:
         priority=_choice(entry, "priority", ("normal", "high", "low"), where),
         max_concurrency=int(max_concurrency),
         timeout_s=timeout_s,
-        price={k: str(v) for k, v in _mapping(entry, "price", where).items()},
+        price=_amounts(_mapping(entry, "price", where)),
         options=_mapping(entry, "options", where),
         status=_choice(entry, "status", ("active", "inactive"), where),
         visibility=_choice(entry, "visibility", ("public", "private"), where),
@@ -231,3 +231,14 @@ def _derived_code(entry: dict[str, Any]) -> str:
     parts = (entry.get("model") or entry.get("endpoint"), entry["protocol"], entry["url"])
     identity = "|".join(str(p) for p in (*parts, entry.get("deploy_name", "")))
     return "ch-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+def _amounts(value: Any) -> Any:
+    """Prices as given, with every number as its decimal text (YAML reads 0.1 as a float)."""
+    if isinstance(value, dict):
+        return {str(k): _amounts(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_amounts(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    return str(value)

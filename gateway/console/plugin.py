@@ -13,7 +13,7 @@ from gateway.console import (
     invalidation,
     meta,
     models,
-    static,
+    page,
     usage,
     users,
 )
@@ -32,6 +32,6 @@ def setup(app: web.Application) -> None:
         audit,
         users,
         meta,
-        static,
+        page,
     ):
         module.add_routes(app)

@@ -106,7 +106,8 @@ async def current(request: web.Request) -> tuple[Session, Principal] | None:
         session.invalidate()
         changed(request)
         return None
-    if now - float(session.get("seen_at", 0)) > TOUCH_S:
+    touch_s = min(TOUCH_S, request.app[SETTINGS].login.idle_s / 4)
+    if now - float(session.get("seen_at", 0)) > touch_s:
         session["seen_at"] = now
         changed(request)
     return session, principal

@@ -131,7 +131,8 @@ class FakeOAuth:
         answer["token_type"] = "bearer"
         if self.kind == "oidc":
             nonce = "forged" if self.wrong_nonce else grant.get("nonce", "")
-            claims = {"iss": self.url, "aud": CLIENT_ID, "sub": self.person.subject}
+            claims: dict[str, Any] = {"iss": self.url, "aud": CLIENT_ID}
+            claims["sub"] = self.person.subject
             claims.update({"exp": time.time() + 300, "nonce": nonce, "email": self.person.email})
             answer["id_token"] = unsigned_jwt(claims)
         return web.json_response(answer)

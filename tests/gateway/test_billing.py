@@ -68,3 +68,25 @@ def test_money_never_goes_through_float() -> None:
     total = sum((cost("chat", price, Measure(1000, 1000)) for _ in range(10)), D(0))
     assert total == D("3")
     assert isinstance(total, Decimal)
+
+
+def test_price_tables_from_the_catalog_keep_their_shape() -> None:
+    from gateway.declare import _channel
+
+    row = _channel(
+        {
+            "model": "img",
+            "protocol": "mock",
+            "url": "mock://local",
+            "price": {
+                "per_image": {"1024x1024/hd": 0.08, "default": "0.02"},
+                "tiers": [{"up_to": 1000, "input": 1}],
+            },
+        }
+    )
+    assert row.price == {
+        "per_image": {"1024x1024/hd": "0.08", "default": "0.02"},
+        "tiers": [{"up_to": "1000", "input": "1"}],
+    }
+    measure = Measure(images=(("1024x1024", "hd", 1), ("64x64", "", 1)))
+    assert cost("image-generation", row.price, measure) == D("0.10")

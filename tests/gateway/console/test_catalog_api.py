@@ -92,7 +92,7 @@ async def test_models_crud_and_references(gateway: Gateway) -> None:
 async def test_channel_validation_answers_clear_400s(gateway: Gateway) -> None:
     await api(gateway, "POST", "/console/models", body={"name": "gpt-test"})
     base = channel_body("https://up.example/v1")
-    for change, param in [
+    changes: list[tuple[dict[str, Any], str]] = [
         ({"protocol": "carrier-pigeon"}, "protocol"),
         ({"url": "not a url"}, "url"),
         ({"url": "javascript:alert(1)"}, "url"),
@@ -103,7 +103,8 @@ async def test_channel_validation_answers_clear_400s(gateway: Gateway) -> None:
         ({"timeout_s": 0}, "timeout_s"),
         ({"model": "no-such-model"}, "model"),
         ({"credentials": "sk-in-a-string"}, "credentials"),
-    ]:
+    ]
+    for change, param in changes:
         status, error = await api(gateway, "POST", "/console/channels", body={**base, **change})
         assert (status, error["error"]["param"]) == (400, param), change
         assert error["error"]["message"]
@@ -189,7 +190,8 @@ async def test_test_call_reports_the_upstream(gateway: Gateway, upstream: FakeOp
     await api(gateway, "POST", "/console/channels", body=channel_body(upstream.url))
     status, result = await api(gateway, "POST", "/console/channels/ch-fake/test")
     assert (status, result["ok"], result["status"]) == (200, True, 200)
-    assert result["reply"] and result["latency_ms"] >= 0
+    assert result["reply"]
+    assert result["latency_ms"] >= 0
     bad = channel_body(upstream.url, code="ch-bad", credentials={"api_key": "sk-wrong"})
     await api(gateway, "POST", "/console/channels", body=bad)
     status, result = await api(gateway, "POST", "/console/channels/ch-bad/test")

@@ -33,13 +33,15 @@ async def session(
     gw: Gateway, model: str = "mock-asr", **headers: str
 ) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
     sent = {"Authorization": f"Bearer {gw.key}", **headers}
-    async with aiohttp.ClientSession() as http:
-        async with http.ws_connect(ws_url(gw, f"{PATH}?model={model}"), headers=sent) as ws:
-            yield ws
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(ws_url(gw, f"{PATH}?model={model}"), headers=sent) as ws,
+    ):
+        yield ws
 
 
-async def event(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> dict[str, Any]:
-    msg = await ws.receive(timeout=timeout)
+async def event(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    msg = await ws.receive(timeout=5.0)
     assert msg.type is aiohttp.WSMsgType.TEXT, msg
     loaded: dict[str, Any] = orjson.loads(msg.data)
     return loaded

@@ -34,6 +34,8 @@ async def post(
 ) -> tuple[int, dict[str, str], bytes]:
     """POST with the gateway's key (unless headers say otherwise): status, headers, body."""
     sent = {"Authorization": f"Bearer {gw.key}", **headers}
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gw.url + path, json=json, data=data, headers=sent) as answer:
-            return answer.status, dict(answer.headers), await answer.read()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(gw.url + path, json=json, data=data, headers=sent) as answer,
+    ):
+        return answer.status, dict(answer.headers), await answer.read()

@@ -53,10 +53,12 @@ async def test_full_session_event_order_and_billing(demo: Gateway) -> None:
         assert ws.close_code == 1000
     assert names(events)[-1] == "TranscriptionCompleted"
     for steps in by_sentence(events).values():
-        assert steps[0] == "SentenceBegin" and steps[-1] == "SentenceEnd"
+        assert steps[0] == "SentenceBegin"
+        assert steps[-1] == "SentenceEnd"
         assert set(steps[1:-1]) <= {"TranscriptionResultChanged"}
     ends = [e for e in events if e["header"]["name"] == "SentenceEnd"]
-    assert ends and all(e["payload"]["result"] for e in ends)
+    assert ends
+    assert all(e["payload"]["result"] for e in ends)
     [record] = await usage_of(demo, PATH)
     assert (record.status, record.channel_code) == (200, "ch-mock-asr")
     assert record.cost == Decimal("0.0003")  # 3 s at 0.0001

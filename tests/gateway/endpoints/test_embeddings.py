@@ -49,7 +49,8 @@ async def test_openai_upstream_gets_deploy_name_and_dimensions(
 ) -> None:
     async with sdk(openai_gw) as client:
         answer = await client.embeddings.create(model="o-embed", input=["a", "b"], dimensions=4)
-    assert len(answer.data) == 2 and len(answer.data[0].embedding) == 4
+    assert len(answer.data) == 2
+    assert len(answer.data[0].embedding) == 4
     sent = media.requests[-1]
     assert (sent["model"], sent["dimensions"], sent["input"]) == ("up-o-embed", 4, ["a", "b"])
     [record] = await usage_of(openai_gw, ENDPOINT)

@@ -21,9 +21,11 @@ DAY = 86_400.0
 
 async def get(gw: Gateway, raw_path: str) -> int:
     url = gw.url + raw_path
-    async with aiohttp.ClientSession() as http:
-        async with http.get(url, skip_auto_headers=(), allow_redirects=False) as answer:
-            return answer.status
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(url, allow_redirects=False) as answer,
+    ):
+        return answer.status
 
 
 @pytest.fixture
@@ -98,6 +100,7 @@ async def test_retention_sweep_deletes_old_days_only(tmp_path: Path) -> None:
     for age, file_id in saved.items():
         assert (await files.store.size(file_id.key) is None) == (age > 7)
     (tmp_path / "notes").mkdir()  # anything that is not a yyyy/mm/dd folder stays
-    assert await files.sweep() == 0 and (tmp_path / "notes").exists()
+    assert await files.sweep() == 0
+    assert (tmp_path / "notes").exists()
     never = Files(LocalStore(tmp_path), Signer(b"k"), url_ttl_s=60, retention_days=0)
     assert await never.sweep() == 0

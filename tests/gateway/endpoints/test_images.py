@@ -19,15 +19,18 @@ PNG = png(4, 4, b"\x01\x02\x03\x04\x05\x06")
 
 
 def png_size(data: bytes) -> tuple[int, int]:
-    assert data.startswith(PNG_SIGNATURE) and data[12:16] == b"IHDR"
+    assert data.startswith(PNG_SIGNATURE)
+    assert data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
     return width, height
 
 
 async def fetch(url: str, method: str = "GET", **headers: str) -> tuple[int, dict[str, str], bytes]:
-    async with aiohttp.ClientSession() as http:
-        async with http.request(method, url, headers=headers) as answer:
-            return answer.status, dict(answer.headers), await answer.read()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, url, headers=headers) as answer,
+    ):
+        return answer.status, dict(answer.headers), await answer.read()
 
 
 async def test_mock_b64_is_a_valid_png_of_the_size(demo: Gateway) -> None:
@@ -35,7 +38,8 @@ async def test_mock_b64_is_a_valid_png_of_the_size(demo: Gateway) -> None:
         answer = await client.images.generate(
             model="mock-image", prompt="a red fox", size="64x32", n=2, response_format="b64_json"
         )
-    assert answer.data is not None and len(answer.data) == 2
+    assert answer.data is not None
+    assert len(answer.data) == 2
     image = base64.b64decode(answer.data[0].b64_json or "")
     assert png_size(image) == (64, 32)
     [record] = await usage_of(demo, "/v1/images/generations")
@@ -47,7 +51,9 @@ async def test_url_is_signed_and_serves_the_png(demo: Gateway) -> None:
         answer = await client.images.generate(model="mock-image", prompt="a fox", size="16x16")
     assert answer.data is not None
     url = answer.data[0].url or ""
-    assert url.startswith(demo.url + "/files/") and "exp=" in url and "sig=" in url
+    assert url.startswith(demo.url + "/files/")
+    assert "exp=" in url
+    assert "sig=" in url
     status, headers, body = await fetch(url)
     assert (status, headers["Content-Type"]) == (200, "image/png")
     assert png_size(body) == (16, 16)
@@ -75,7 +81,8 @@ async def test_edit_with_the_sdk_both_formats(openai_gw: Gateway, media: FakeMed
         as_url = await client.images.edit(
             model="o-image", image=("in.png", PNG, "image/png"), prompt="add a hat"
         )
-    assert as_b64.data is not None and as_url.data is not None
+    assert as_b64.data is not None
+    assert as_url.data is not None
     assert png_size(base64.b64decode(as_b64.data[0].b64_json or "")) == (8, 8)
     status, _, body = await fetch(as_url.data[0].url or "")
     assert (status, png_size(body)) == (200, (8, 8))
@@ -91,14 +98,18 @@ async def test_generation_through_openai_asks_for_b64(openai_gw: Gateway, media:
     async with sdk(openai_gw) as client:
         answer = await client.images.generate(model="o-image", prompt="x", response_format="url")
     assert media.requests[-1]["response_format"] == "b64_json"
-    assert answer.data is not None and (answer.data[0].url or "").startswith(openai_gw.url)
+    assert answer.data is not None
+    assert (answer.data[0].url or "").startswith(openai_gw.url)
     assert answer.data[0].revised_prompt == "x"
 
 
 async def test_mock_edit_and_bad_inputs(demo: Gateway) -> None:
     async with sdk(demo) as client:
         edited = await client.images.edit(
-            model="mock-image", image=("in.png", PNG, "image/png"), prompt="p", size="8x8",
+            model="mock-image",
+            image=("in.png", PNG, "image/png"),
+            prompt="p",
+            size="8x8",
             response_format="b64_json",
         )
         assert edited.data is not None
@@ -108,7 +119,7 @@ async def test_mock_edit_and_bad_inputs(demo: Gateway) -> None:
             )
         with pytest.raises(openai.BadRequestError) as caught:
             await client.images.generate(
-                model="mock-image", prompt="p", response_format="gif"  # type: ignore[arg-type]
+                model="mock-image", prompt="p", extra_body={"response_format": "gif"}
             )
         assert caught.value.param == "response_format"
         with pytest.raises(openai.BadRequestError):

@@ -37,13 +37,15 @@ async def test_relay_both_ways_and_bill_response_done(
     openai_gw: Gateway, realtime_upstream: FakeRealtime
 ) -> None:
     headers = {"Authorization": f"Bearer {openai_gw.key}"}
-    async with aiohttp.ClientSession() as http:
-        async with http.ws_connect(ws_url(openai_gw, f"{PATH}?model=o-realtime"), headers=headers) as ws:
-            assert (await receive(ws))["type"] == "session.created"
-            assert openai_gw.app[ROUTER].slots.held("ch-o-realtime") == 1
-            await ws.send_str(orjson.dumps({"type": "response.create", "x": 1}).decode())
-            kinds = [(await receive(ws))["type"] for _ in range(3)]
-            assert kinds == ["response.created", "response.output_text.delta", "response.done"]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(ws_url(openai_gw, f"{PATH}?model=o-realtime"), headers=headers) as ws,
+    ):
+        assert (await receive(ws))["type"] == "session.created"
+        assert openai_gw.app[ROUTER].slots.held("ch-o-realtime") == 1
+        await ws.send_str(orjson.dumps({"type": "response.create", "x": 1}).decode())
+        kinds = [(await receive(ws))["type"] for _ in range(3)]
+        assert kinds == ["response.created", "response.output_text.delta", "response.done"]
     assert realtime_upstream.received == [{"type": "response.create", "x": 1}]
     await wait_for(lambda: realtime_upstream.closed_by_client == 1)
     await wait_for(lambda: openai_gw.app[ROUTER].slots.held("ch-o-realtime") == 0)
@@ -56,12 +58,12 @@ async def test_relay_both_ways_and_bill_response_done(
 
 async def test_browser_subprotocol_key(openai_gw: Gateway, realtime_upstream: FakeRealtime) -> None:
     protocols = ("realtime", f"openai-insecure-api-key.{openai_gw.key}", "openai-beta.realtime-v1")
-    async with aiohttp.ClientSession() as http:
-        async with http.ws_connect(
-            ws_url(openai_gw, f"{PATH}?model=o-realtime"), protocols=protocols
-        ) as ws:
-            assert ws.protocol == "realtime"
-            assert (await receive(ws))["type"] == "session.created"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(ws_url(openai_gw, f"{PATH}?model=o-realtime"), protocols=protocols) as ws,
+    ):
+        assert ws.protocol == "realtime"
+        assert (await receive(ws))["type"] == "session.created"
     assert realtime_upstream.headers[0]["OpenAI-Beta"] == "realtime=v1"
     assert openai_gw.key not in str(realtime_upstream.headers)
 
@@ -70,13 +72,15 @@ async def test_upstream_close_reaches_the_client_with_its_reason(
     openai_gw: Gateway, realtime_upstream: FakeRealtime
 ) -> None:
     headers = {"Authorization": f"Bearer {openai_gw.key}"}
-    async with aiohttp.ClientSession() as http:
-        async with http.ws_connect(ws_url(openai_gw, f"{PATH}?model=o-realtime"), headers=headers) as ws:
-            await receive(ws)
-            await ws.send_str('{"type": "test.close"}')
-            msg = await ws.receive(timeout=5)
-            assert msg.type is aiohttp.WSMsgType.CLOSE
-            assert (msg.data, msg.extra) == (4000, "upstream closed: bye")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(ws_url(openai_gw, f"{PATH}?model=o-realtime"), headers=headers) as ws,
+    ):
+        await receive(ws)
+        await ws.send_str('{"type": "test.close"}')
+        msg = await ws.receive(timeout=5)
+        assert msg.type is aiohttp.WSMsgType.CLOSE
+        assert (msg.data, msg.extra) == (4000, "upstream closed: bye")
     [record] = await usage_of(openai_gw, PATH)
     assert (record.status, record.error_code) == (502, "upstream_closed")
     await wait_for(lambda: openai_gw.app[ROUTER].slots.held("ch-o-realtime") == 0)

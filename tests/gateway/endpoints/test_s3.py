@@ -86,9 +86,11 @@ async def test_gateway_serves_images_from_s3(tmp_path: Path, s3_endpoint: str) -
         async with running_gateway(settings) as gw, sdk(gw) as client:
             answer = await client.images.generate(model="mock-image", prompt="s3", size="8x8")
             assert answer.data is not None
-            async with aiohttp.ClientSession() as http:
-                async with http.get(answer.data[0].url or "") as got:
-                    body = await got.read()
-                    assert (got.status, got.content_type) == (200, "image/png")
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(answer.data[0].url or "") as got,
+            ):
+                body = await got.read()
+                assert (got.status, got.content_type) == (200, "image/png")
             assert body.startswith(b"\x89PNG")
         assert not (tmp_path / "files").exists()

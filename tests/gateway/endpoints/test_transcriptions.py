@@ -42,7 +42,8 @@ async def test_mock_every_response_format(demo: Gateway) -> None:
             model="mock-asr", file=audio, response_format="vtt"
         )
     assert verbose.duration == pytest.approx(4.0)
-    assert verbose.segments and verbose.segments[-1].end == pytest.approx(4.0)
+    assert verbose.segments
+    assert verbose.segments[-1].end == pytest.approx(4.0)
     assert plain.text == verbose.text
     assert text.strip() == verbose.text
     assert srt.startswith("1\n00:00:00,000 --> ")
@@ -141,7 +142,7 @@ async def test_a_large_file_goes_through_the_disk_spool(demo: Gateway) -> None:
 
 
 async def test_flash_wav_and_pcm(demo: Gateway) -> None:
-    status, headers, data = await post(demo, FLASH, data=wav_bytes(3.0), model="mock-asr")
+    status, _headers, data = await post(demo, FLASH, data=wav_bytes(3.0), model="mock-asr")
     assert status == 200, data
     answer = orjson.loads(data)
     assert set(answer) == {"task_id", "user", "flash_result"}

@@ -45,7 +45,7 @@ def login_gateway(tmp_path: Path) -> LoginGateway:
 
     @asynccontextmanager
     async def start(providers: dict[str, Any], **env: str) -> AsyncIterator[Gateway]:
-        base = gateway_settings(tmp_path, **env)
+        base = gateway_settings(tmp_path, "", None, **env)
         login = dataclasses.replace(base.login, providers=providers)
         async with running_gateway(dataclasses.replace(base, login=login)) as gw:
             yield gw

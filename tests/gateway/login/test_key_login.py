@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from gateway.keys import LOGIN
 from tests.gateway.console.client import Browser, api
@@ -23,23 +24,29 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
 
 
 async def test_key_login_sets_a_strict_cookie_and_answers_the_session(gateway: Gateway) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.post(gateway.url + "/login/key", json={"key": gateway.key}) as response:
-            assert response.status == 200
-            body = await response.json()
-            cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(gateway.url + "/login/key", json={"key": gateway.key}) as response,
+    ):
+        assert response.status == 200
+        body = await response.json()
+        cookie = response.headers["Set-Cookie"]
+    for flag in ("HttpOnly", "SameSite=Lax", "Path=/"):
+        assert flag in cookie
     assert "Secure" not in cookie
     assert gateway.key not in cookie
-    assert body["principal"]["kind"] == "key" and body["principal"]["role"] == "all"
+    assert (body["principal"]["kind"], body["principal"]["role"]) == ("key", "all")
     assert len(body["csrf"]) > 30
 
 
 async def test_the_secure_flag_follows_the_setting(tmp_path: Path) -> None:
     settings = gateway_settings(tmp_path, BELLA_LOGIN_SECURE_COOKIE="true")
-    async with running_gateway(settings) as gw, aiohttp.ClientSession() as http:
-        async with http.post(gw.url + "/login/key", json={"key": gw.key}) as response:
-            assert "Secure" in response.headers["Set-Cookie"]
+    async with (
+        running_gateway(settings) as gw,
+        aiohttp.ClientSession() as http,
+        http.post(gw.url + "/login/key", json={"key": gw.key}) as response,
+    ):
+        assert "Secure" in response.headers["Set-Cookie"]
 
 
 async def test_csrf_is_required_on_every_state_changing_cookie_request(gateway: Gateway) -> None:
@@ -71,12 +78,13 @@ async def test_a_planted_session_id_never_becomes_a_logged_in_one(gateway: Gatew
     name = gateway.app[LOGIN].storage.cookie_name
     async with Browser(gateway) as browser:
         planted = "attacker-chosen-session-id"
-        browser.http.cookie_jar.update_cookies({name: planted}, aiohttp.helpers.URL(gateway.url))
+        browser.http.cookie_jar.update_cookies({name: planted}, URL(gateway.url))
         await browser.key_login(gateway.key)
         issued = browser.cookie(name)
-        assert issued and issued != planted
+        assert issued
+        assert issued != planted
     async with Browser(gateway) as attacker:
-        attacker.http.cookie_jar.update_cookies({name: planted}, aiohttp.helpers.URL(gateway.url))
+        attacker.http.cookie_jar.update_cookies({name: planted}, URL(gateway.url))
         assert await attacker.refresh_csrf() == 401
         assert (await attacker.call("GET", "/console/models"))[0] == 401
 
@@ -105,7 +113,19 @@ async def test_a_key_session_ends_when_the_key_changes(gateway: Gateway) -> None
         assert (await browser.call("GET", "/console/models"))[0] == 401
 
 
-async def test_idle_and_absolute_expiry(tmp_path: Path) -> None:
+async def test_an_idle_session_ends(tmp_path: Path) -> None:
+    settings = gateway_settings(tmp_path, BELLA_LOGIN_IDLE_S="1")
+    async with running_gateway(settings) as gw, Browser(gw) as browser:
+        await browser.key_login(gw.key)
+        await asyncio.sleep(0.6)
+        assert (await browser.call("GET", "/console/models"))[0] == 200  # used: renewed
+        await asyncio.sleep(0.6)
+        assert (await browser.call("GET", "/console/models"))[0] == 200
+        await asyncio.sleep(2.2)
+        assert (await browser.call("GET", "/console/models"))[0] == 401
+
+
+async def test_an_old_session_ends_however_busy(tmp_path: Path) -> None:
     base = gateway_settings(tmp_path)
     settings = dataclasses.replace(base, login=dataclasses.replace(base.login, max_age_s=0.3))
     async with running_gateway(settings) as gw, Browser(gw) as browser:

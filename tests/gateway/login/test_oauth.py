@@ -22,14 +22,16 @@ async def test_oidc_login_with_discovery_pkce_and_nonce(
             _, listed = await browser.call("GET", "/login/providers")
             assert listed["providers"] == [{"name": "corp", "label": "Corp SSO", "kind": "oidc"}]
             last = await browser.follow("/login/corp/start?next=/console/%23/channels")
-            assert last.url.path == "/console/" and last.status == 200
+            assert (last.url.path, last.status) == ("/console/", 200)
             assert last.history[-1].headers["Location"] == "/console/#/channels"
             assert await browser.refresh_csrf() == 200
             _, me = await browser.call("GET", "/login/session")
             assert me["principal"] == {"kind": "user", "name": "ann@example.com", "role": "all"}
             assert (await browser.call("POST", "/console/categories", {"code": "x"}))[0] == 201
     [asked] = oidc.authorizations
-    assert asked["code_challenge_method"] == "S256" and asked["nonce"] and asked["state"]
+    assert asked["code_challenge_method"] == "S256"
+    assert asked["nonce"]
+    assert asked["state"]
     assert asked["scope"] == "openid email profile"
     assert oidc.token_errors == []
 
@@ -73,7 +75,8 @@ async def test_a_person_without_access_is_recorded_but_not_let_in(
             assert parse_qs(last.url.query_string)["login_error"] == ["not_admin"]
             assert await browser.refresh_csrf() == 401
         user = await gw.store.user_by_email("ann@example.com")
-        assert user is not None and user.role == "none"
+        assert user is not None
+        assert user.role == "none"
         status, granted = await api(gw, "POST", "/console/users", body={"email": "ann@example.com"})
         assert (status, granted["role"]) == (200, "admin")
         async with Browser(gw) as browser:
@@ -106,7 +109,8 @@ async def test_a_replayed_state_is_refused(login_gateway: LoginGateway, oidc: Fa
                 location = replay.headers["Location"]
             assert parse_qs(urlsplit(location).query)["login_error"] == ["state"]
             assert await browser.refresh_csrf() == 401
-        assert len(oidc.codes) == 2 and sum(c["used"] for c in oidc.codes.values()) == 1
+        assert len(oidc.codes) == 2
+        assert sum(c["used"] for c in oidc.codes.values()) == 1
 
 
 async def test_a_state_from_another_browser_is_refused(

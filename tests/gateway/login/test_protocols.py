@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from gateway.login import cas, oauth
 from gateway.login.base import LoginFailed
 from gateway.login.flow import FLOW_TTL_S, new_flow, seal, unseal
-from gateway.login.providers import parse_providers
+from gateway.login.providers import CasProvider, OAuthProvider, parse_providers
 from gateway.login.redirects import safe_next
 from gateway.settings import SettingsError
 from tests.fakes.oauth_provider import unsigned_jwt
@@ -44,10 +44,10 @@ def test_pkce_s256_matches_rfc7636() -> None:
     assert oauth.s256(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
-def provider(**extra: object) -> oauth.OAuthProvider:
+def provider(**extra: object) -> OAuthProvider:
     raw = {"kind": "oidc", "issuer": "https://id.example", "client_id": "c", "client_secret": "s"}
     found = parse_providers({"corp": {**raw, **extra}})["corp"]
-    assert isinstance(found, oauth.OAuthProvider)
+    assert isinstance(found, OAuthProvider)
     return found
 
 
@@ -78,7 +78,7 @@ def test_identities_need_verified_allowed_emails() -> None:
 
 def test_cas_answers() -> None:
     p = parse_providers({"cas": {"kind": "cas", "url": "https://cas.example/cas"}})["cas"]
-    assert isinstance(p, cas.CasProvider)
+    assert isinstance(p, CasProvider)
     ok = (
         b'<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationSuccess>'
         b"<cas:user>bob@corp.example</cas:user></cas:authenticationSuccess></cas:serviceResponse>"
@@ -106,7 +106,7 @@ def test_provider_config_errors_name_the_provider() -> None:
     github = parse_providers({"github": {"client_id": "a", "client_secret": "s3cr3t-value"}})[
         "github"
     ]
-    assert isinstance(github, oauth.OAuthProvider)
+    assert isinstance(github, OAuthProvider)
     assert github.authorize_url == "https://github.com/login/oauth/authorize"
     assert "s3cr3t" not in repr(github)
 

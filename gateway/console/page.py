@@ -1,4 +1,4 @@
-"""The web console: static files shipped in the package, served with strict headers.
+"""The web console page: files under `static/` shipped in the package, strict headers.
 
 No build step and no Node: plain HTML, CSS and JavaScript modules under `static/`. The page
 is public (it holds no data, only code); every datum comes from the JSON API after login.
