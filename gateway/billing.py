@@ -41,7 +41,7 @@ class Measure:
 
 def amount(price: Mapping[str, Any], name: str, default: Decimal = ZERO) -> Decimal:
     value = price.get(name)
-    if value is None or isinstance(value, Mapping | list):
+    if value is None or isinstance(value, dict | list):  # prices are parsed JSON/YAML
         return default
     return Decimal(str(value))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from adapters.base import Usage
@@ -72,11 +71,15 @@ class Call:
         if self.status == 0:
             self.fail(CLIENT_CLOSED, "client_closed")
         usage = self.usage or Usage()
-        measure = replace(
-            self.units,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cached_tokens=usage.cached_tokens,
+        units = self.units
+        measure = Measure(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens,
+            units.characters,
+            units.audio_seconds,
+            units.calls,
+            units.images,
         )
         amount = cost(self.kind, self.price, measure) if self.channel else ZERO
         ttft = None if self.first_byte is None else self.first_byte - self.started

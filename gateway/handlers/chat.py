@@ -7,6 +7,7 @@ retried on the next candidate. After that, failures end the stream with an error
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -65,8 +66,14 @@ async def complete_chat(
 
 
 async def stream_chat(
-    request: web.Request, call: Call, adapter: ChatAdapter, route: Route, body: dict[str, Any]
+    request: web.Request,
+    call: Call,
+    adapter: ChatAdapter,
+    route: Route,
+    body: dict[str, Any],
+    error_event: Callable[[UpstreamError], bytes] = sse_error,
 ) -> web.StreamResponse:
+    """Relay an SSE stream; a failure after the first byte ends it with `error_event`."""
     upstream_request = adapter.chat_request(route.channel, body, request.headers)
     upstream = await request.app[UPSTREAM].send(upstream_request, route.stream_timeout)
     try:
@@ -99,7 +106,7 @@ async def stream_chat(
                 raise
             call.fail(502, exc.code)
             call.upstream_error = exc
-            await _write_quietly(out, sse_error(exc))
+            await _write_quietly(out, error_event(exc))
         except ConnectionResetError:
             call.fail(CLIENT_CLOSED, "client_closed")
         finally:

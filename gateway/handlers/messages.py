@@ -20,6 +20,7 @@ from aiohttp import web
 from adapters import chat_adapter_for
 from adapters.anthropic import AnthropicMessagesAdapter
 from adapters.base import ChatAdapter
+from adapters.errors import UpstreamError
 from adapters.messages import messages_to_chat
 from adapters.messages_api import MessagesAdapter
 from gateway.auth import authenticate, authenticate_secret
@@ -56,13 +57,15 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     body = await json_body(request)
     model = required_str(body, "model")
     required_list(body, "messages")
-    send = stream_chat if optional_bool(body, "stream") else complete_chat
+    stream = optional_bool(body, "stream")
     call = Call(request[REQUEST_ID], key.code, ENDPOINT, model)
     chat_body = messages_to_chat(body)
 
     async def attempt(route: Route) -> web.StreamResponse:
         adapter, sent = _adapter(route, body, chat_body)
-        return await send(request, call, adapter, route, sent)
+        if stream:
+            return await stream_chat(request, call, adapter, route, sent, stream_error)
+        return await complete_chat(request, call, adapter, route, sent)
 
     return await metered(request, key, call, lambda: dispatch(request, call, key, attempt))
 
@@ -82,6 +85,13 @@ async def _authenticate(request: web.Request) -> ApiKey:
     if not secret or request.headers.get("Authorization"):
         return await authenticate(request)
     return await authenticate_secret(request, secret)
+
+
+def stream_error(error: UpstreamError) -> bytes:
+    """How Anthropic ends a stream that failed: an `error` event."""
+    kind = ERROR_TYPES.get(error.status, "api_error")
+    body = {"type": "error", "error": {"type": kind, "message": error.message}}
+    return b"event: error\ndata: " + orjson.dumps(body) + b"\n\n"
 
 
 def anthropic_error(request: web.Request, error: GatewayError) -> web.Response:

@@ -213,3 +213,21 @@ async def test_upstream_errors_keep_their_status(
         with pytest.raises(anthropic.RateLimitError) as caught:
             await sdk.messages.create(model="claude-test", max_tokens=5, messages=MESSAGES)
     assert caught.value.response.headers["retry-after"] == "2"
+
+
+async def test_a_stream_that_breaks_after_its_start_ends_with_an_anthropic_error_event(
+    gateway: Gateway, upstream: FakeOpenAI
+) -> None:
+    upstream.cut_after = 2
+    async with client(gateway) as sdk:
+        stream = await sdk.messages.create(
+            model="gpt-test", max_tokens=100, messages=MESSAGES, stream=True
+        )
+        with pytest.raises(anthropic.APIStatusError) as caught:
+            _ = [event async for event in stream]
+    body = caught.value.body
+    assert isinstance(body, dict)
+    assert body["error"]["type"] == "api_error"
+    assert "ended before" in body["error"]["message"]
+    [record] = [r for r in await gateway.usage() if r.endpoint == "/v1/messages"]
+    assert record.status == 502
