@@ -130,8 +130,11 @@ class KeyLimits:
             return
         self._held.pop(request_id, None)
         checks = admission.checks
-        target = self._shared if admission.shared and self._shared is not None else self._local
-        self._outbox.post(lambda: target.release(checks))
+        shared = self._shared
+        if admission.shared and shared is not None:
+            self._outbox.post(lambda: shared.release(checks))
+        else:
+            self._local.release_now(checks)
 
     async def renew_forever(self) -> None:
         while True:

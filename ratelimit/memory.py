@@ -200,6 +200,10 @@ class MemoryLeases:
         return True
 
     async def release(self, key: str, lease_id: str) -> None:
+        self.release_now(key, lease_id)
+
+    def release_now(self, key: str, lease_id: str) -> None:
+        """``release`` without awaiting: in process there is nothing to wait for."""
         leases = self.sets.get(key)
         if leases is None:
             return

@@ -104,9 +104,13 @@ class MemoryKeyChecks:
         return result
 
     async def release(self, checks: Sequence[Check]) -> None:
+        self.release_now(checks)
+
+    def release_now(self, checks: Sequence[Check]) -> None:
+        """``release`` without awaiting: in process there is nothing to wait for."""
         for check in checks:
             if check.concurrency:
-                await self._leases.release(check.key, check.lease_id)
+                self._leases.release_now(check.key, check.lease_id)
 
     async def reserve(self, key: str, tokens: int, limit_per_min: int) -> Decision:
         """Reserve ``tokens`` of the key's tokens-per-minute budget before a request."""

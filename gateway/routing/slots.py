@@ -10,10 +10,11 @@ Invariants:
 - Every lease this process holds is in `_held` from its acquire until its release; one
   task renews them all every third of the TTL, so a lease outlives its request only if the
   process died, and then by at most the TTL.
-- `release` never awaits: it drops the lease from `_held` and posts the Redis (or local)
-  release to the outbox, so a cancelled handler cannot skip it. Releasing a lease of a full
-  channel publishes `f|<process>|<code>` on the routing bus in the same script, which wakes
-  the waiters of other processes; the waiters of this one are woken once the release is done.
+- `release` never awaits: it drops the lease from `_held`, gives a local lease back at once
+  and posts a Redis release to the outbox, so a cancelled handler cannot skip it. Releasing
+  a lease of a full channel publishes `f|<process>|<code>` on the routing bus in the same
+  script, which wakes the waiters of other processes; the waiters of this one are woken
+  once the release is done.
 - Redis failures (`RateLimitStoreError`) open a circuit for `retry_s`. Meanwhile fail-open
   takes leases from a per-process `MemoryLeases` (so up to N per process, logged and
   counted), fail-closed answers 503. The first call after `retry_s` tries Redis again, so
@@ -171,7 +172,8 @@ class SlotPool:
         if lease.backend is Backend.SHARED:
             self._outbox.post(lambda: self._release_shared(lease))
         elif lease.backend is Backend.LOCAL:
-            self._outbox.post(lambda: self._release_local(lease))
+            self._local.release_now(slot_id(code), lease.lease_id)
+            self._on_free(lease.route)
 
     def held(self, code: str) -> int:
         """Leases this process holds on the channel now."""
@@ -207,10 +209,6 @@ class SlotPool:
         except RateLimitStoreError as exc:
             self.circuit.failed(exc)
             return
-        self._on_free(lease.route)
-
-    async def _release_local(self, lease: Lease) -> None:
-        await self._local.release(slot_id(lease.route.code), lease.lease_id)
         self._on_free(lease.route)
 
     async def _renew(self, code: str, held: dict[str, Lease]) -> None:
