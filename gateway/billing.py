@@ -16,6 +16,7 @@ Price shapes, per endpoint kind (amounts are strings or numbers, read as Decimal
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,11 +40,17 @@ class Measure:
     images: tuple[tuple[str, str, int], ...] = ()  # (size, quality, count)
 
 
+@functools.lru_cache(maxsize=4096)
+def _decimal(text: str) -> Decimal:
+    """A price's text as a Decimal, parsed once (prices are few, requests many)."""
+    return Decimal(text)
+
+
 def amount(price: Mapping[str, Any], name: str, default: Decimal = ZERO) -> Decimal:
     value = price.get(name)
     if value is None or isinstance(value, dict | list):  # prices are parsed JSON/YAML
         return default
-    return Decimal(str(value))
+    return _decimal(value if isinstance(value, str) else str(value))
 
 
 def _tier(price: Mapping[str, Any], prompt_tokens: int) -> Mapping[str, Any]:

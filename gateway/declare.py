@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -174,7 +175,7 @@ def _channel(entry: dict[str, Any]) -> ChannelRow:
         priority=_choice(entry, "priority", ("normal", "high", "low"), where),
         max_concurrency=int(max_concurrency),
         timeout_s=timeout_s,
-        price=_amounts(_mapping(entry, "price", where)),
+        price=_prices(_mapping(entry, "price", where), where),
         options=_mapping(entry, "options", where),
         status=_choice(entry, "status", ("active", "inactive"), where),
         visibility=_choice(entry, "visibility", ("public", "private"), where),
@@ -231,6 +232,27 @@ def _derived_code(entry: dict[str, Any]) -> str:
     parts = (entry.get("model") or entry.get("endpoint"), entry["protocol"], entry["url"])
     identity = "|".join(str(p) for p in (*parts, entry.get("deploy_name", "")))
     return "ch-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+def _prices(price: dict[str, Any], where: str) -> dict[str, Any]:
+    """The channel's prices, every leaf a valid decimal amount (else a clear error)."""
+    amounts: dict[str, Any] = _amounts(price)
+    for leaf in _leaves(amounts):
+        try:
+            valid = isinstance(leaf, str) and Decimal(leaf).is_finite() and Decimal(leaf) >= 0
+        except (InvalidOperation, TypeError):
+            valid = False
+        if not valid:
+            raise CatalogError(f"channel {where}: price {leaf!r} is not an amount ≥ 0")
+    return amounts
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
 
 
 def _amounts(value: Any) -> Any:

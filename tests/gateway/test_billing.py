@@ -90,3 +90,12 @@ def test_price_tables_from_the_catalog_keep_their_shape() -> None:
     }
     measure = Measure(images=(("1024x1024", "hd", 1), ("64x64", "", 1)))
     assert cost("image-generation", row.price, measure) == D("0.10")
+
+
+@pytest.mark.parametrize("bad", ["abc", "-1", "NaN", "Infinity", True, None])
+def test_a_price_that_is_not_an_amount_is_refused(bad: object) -> None:
+    from gateway.declare import CatalogError, _channel
+
+    entry = {"model": "m", "protocol": "mock", "url": "mock://local", "price": {"input": bad}}
+    with pytest.raises(CatalogError, match="price"):
+        _channel(entry)
