@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import TypeVar
 
+from adapters.azure_media import AzureAudioAdapter, AzureEmbeddingAdapter, AzureImageAdapter
 from adapters.base import UpstreamRequest
 from adapters.base_media import (
     AsrStreamAdapter,
@@ -83,17 +84,29 @@ def realtime_adapter(protocol: str) -> RealtimeAdapter:
 # Built on first use, then shared: cached functions rather than module globals.
 @cache
 def _embeddings() -> dict[str, EmbeddingAdapter]:
-    return {"openai": OpenAIEmbeddingAdapter(), "mock": MockEmbeddingAdapter()}
+    return {
+        "openai": OpenAIEmbeddingAdapter(),
+        "azure": AzureEmbeddingAdapter(),
+        "mock": MockEmbeddingAdapter(),
+    }
 
 
 @cache
-def _audio() -> dict[str, OpenAIAudioAdapter | MockAudioAdapter]:
-    return {"openai": OpenAIAudioAdapter(), "mock": MockAudioAdapter()}
+def _audio() -> dict[str, OpenAIAudioAdapter | AzureAudioAdapter | MockAudioAdapter]:
+    return {
+        "openai": OpenAIAudioAdapter(),
+        "azure": AzureAudioAdapter(),
+        "mock": MockAudioAdapter(),
+    }
 
 
 @cache
 def _images() -> dict[str, ImageAdapter]:
-    return {"openai": OpenAIImageAdapter(), "mock": MockImageAdapter()}
+    return {
+        "openai": OpenAIImageAdapter(),
+        "azure": AzureImageAdapter(),
+        "mock": MockImageAdapter(),
+    }
 
 
 @cache

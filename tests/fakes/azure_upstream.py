@@ -50,16 +50,10 @@ class FakeAzure(FakeVendor):
         ]
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        if request.headers.get("api-key") != API_KEY:
-            message = (
-                "Access denied due to invalid subscription key or wrong API endpoint. Make sure "
-                "to provide a valid key for an active subscription and use a correct regional "
-                "API endpoint for your resource."
-            )
-            return json_response({"error": {"code": "401", "message": message}}, 401)
+        refusal = refused(request)
+        if refusal is not None:
+            return refusal
         deployment = request.match_info.get("deployment")
-        if deployment is not None and request.query.get("api-version") not in API_VERSIONS:
-            return json_response({"error": {"code": "404", "message": "Resource not found"}}, 404)
         body = orjson.loads(await request.read())
         self.record(request, body)
         if (deployment or body.get("model")) != DEPLOYMENT:
@@ -90,3 +84,18 @@ class FakeAzure(FakeVendor):
         first = {"id": "", "object": "", "created": 0, "model": "", "choices": [],
                  "prompt_filter_results": prompt_filters}  # fmt: skip
         return await write_stream(request, [first, *events])
+
+
+def refused(request: web.Request) -> web.Response | None:
+    """Azure's answer to a wrong `api-key`, or to a deployment URL without a known version."""
+    if request.headers.get("api-key") != API_KEY:
+        message = (
+            "Access denied due to invalid subscription key or wrong API endpoint. Make sure "
+            "to provide a valid key for an active subscription and use a correct regional "
+            "API endpoint for your resource."
+        )
+        return json_response({"error": {"code": "401", "message": message}}, 401)
+    deployment = request.match_info.get("deployment")
+    if deployment is not None and request.query.get("api-version") not in API_VERSIONS:
+        return json_response({"error": {"code": "404", "message": "Resource not found"}}, 404)
+    return None
