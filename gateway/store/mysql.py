@@ -24,13 +24,15 @@ import aiomysql
 
 from gateway.secretbox import SecretBox
 from gateway.store import codec
-from gateway.store.errors import DuplicateError, StoreUnavailable
+from gateway.store.errors import Contention, DuplicateError, StoreUnavailable
 from gateway.store.sql import Conn, SqlStore, insert_sql
 
 log = logging.getLogger(__name__)
 
 SCHEMES = ("mysql", "mysql+aiomysql")
 ER_DUP_ENTRY = 1062
+ER_LOCK_WAIT_TIMEOUT = 1205
+ER_LOCK_DEADLOCK = 1213
 # Server errors meaning "no usable connection" (the 2000-2999 range is the client's own).
 _UNAVAILABLE_CODES = frozenset({1040, 1045, 1049, 1053, 1129, 1130, 1927, 4031})
 _SQL_MODE = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"
@@ -82,6 +84,8 @@ def _mapped_errors() -> Iterator[None]:
             raise DuplicateError(str(e.args[-1])) from e
         raise
     except (aiomysql.OperationalError, aiomysql.InterfaceError, OSError, TimeoutError) as e:
+        if e.args and e.args[0] in (ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT):
+            raise Contention(str(e.args[-1])) from e
         if _unavailable(e):
             raise StoreUnavailable(f"MySQL unavailable: {e}") from e
         raise

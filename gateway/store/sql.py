@@ -9,7 +9,8 @@ Invariants:
   transaction, adds to `apikey_month_cost` only the cost of the rows it actually inserted, so
   replaying a batch (e.g. from the spool after a DB outage) never double-counts spend. It
   looks up which ids are already stored and inserts the rest with one `executemany`; if
-  fewer rows went in than expected (a concurrent writer), it rolls back and goes row by row.
+  fewer rows went in than expected (a concurrent writer) or the database broke a deadlock,
+  it rolls back and goes row by row (retried on a deadlock, which rolls everything back).
 - credentials are sealed by the `SecretBox` before they reach SQL and opened after reading.
 """
 
@@ -25,6 +26,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from gateway.secretbox import SecretBox
 from gateway.store import codec
+from gateway.store.errors import Contention
 from gateway.store.records import (
     ApiKey,
     AuditEntry,
@@ -312,8 +314,16 @@ class SqlStore(abc.ABC):
             return 0
         try:
             return await self._insert_usage_batch(records)
-        except _Raced:
-            return await self._insert_usage_rows(records)
+        except (_Raced, Contention):
+            pass
+        retries = CONTENTION_RETRIES
+        while True:
+            try:
+                return await self._insert_usage_rows(records)
+            except Contention:
+                retries -= 1
+                if not retries:
+                    raise
 
     async def _insert_usage_batch(self, records: Sequence[UsageRecord]) -> int:
         """One `executemany` of the records not stored yet; `_Raced` if someone was quicker."""
@@ -424,6 +434,9 @@ class SqlStore(abc.ABC):
     async def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         async with self._connection() as conn:
             return await conn.fetch(sql, params)
+
+
+CONTENTION_RETRIES = 3
 
 
 class _Raced(Exception):
