@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 import orjson
 from aiohttp import web
 
+from gateway.billing import money_text
 from gateway.keys import REQUEST_LOG, SETTINGS
 from gateway.store.records import UsageRecord
 from gateway.timing import Outcome
@@ -111,7 +112,7 @@ class RequestLog:
         key: str,
         method: str,
     ) -> dict[str, Any]:
-        spans = outcome.spans
+        total, queue, upstream, gateway = outcome.spans
         line: dict[str, Any] = {
             "time": datetime.now(UTC),
             "request_id": request_id,
@@ -124,15 +125,20 @@ class RequestLog:
             "status": outcome.status,
             "error": outcome.error,
             "stream": outcome.stream,
-            "duration_ms": _ms(spans.total),
-            "queue_ms": _ms(spans.queue),
-            "upstream_ms": _ms(spans.upstream),
-            "gateway_ms": _ms(spans.gateway),
+            "duration_ms": _ms(total),
+            "queue_ms": _ms(queue),
+            "upstream_ms": _ms(upstream),
+            "gateway_ms": _ms(gateway),
             "failovers": outcome.failovers,
             "pid": self._pid,
         }
         if record is not None:
-            line.update(_usage(record))
+            line["prompt_tokens"] = record.prompt_tokens
+            line["completion_tokens"] = record.completion_tokens
+            line["cached_tokens"] = record.cached_tokens
+            line["cost"] = money_text(record.cost)
+            line["estimated"] = record.estimated
+            line["ttft_ms"] = record.ttft_ms
         return line
 
     def close(self) -> None:
@@ -142,18 +148,8 @@ class RequestLog:
 
 
 def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 3)
-
-
-def _usage(record: UsageRecord) -> dict[str, Any]:
-    return {
-        "prompt_tokens": record.prompt_tokens,
-        "completion_tokens": record.completion_tokens,
-        "cached_tokens": record.cached_tokens,
-        "cost": str(record.cost),
-        "estimated": record.estimated,
-        "ttft_ms": record.ttft_ms,
-    }
+    """Milliseconds to the microsecond, half up (`round` is exact but several times slower)."""
+    return int(seconds * 1_000_000 + 0.5) / 1000  # spans are never negative
 
 
 def open_sink(target: str) -> BinaryIO | None:

@@ -10,12 +10,13 @@
 Labels are bounded: endpoint (the route pattern), model and channel (the catalog's names),
 status class, reason codes the gateway defines. No key or user ids.
 
-Hot path: label children are cached in plain dicts (`_Children`), so an observation is a
-dict lookup plus the value's own update.
+Hot path: in a single process the values are plain numbers (`gateway.metrics_values`),
+exported at scrape time; an observation is a dict lookup and an addition.
 
 Workers: with `--workers N` the supervisor sets `PROMETHEUS_MULTIPROC_DIR` (prometheus_client
-reads it when imported) and `metrics.multiproc_dir`; every worker writes its values to files
-there, and a scrape on any worker merges all of them, so each count is exported once.
+reads it when imported) and `metrics.multiproc_dir`; every worker then keeps its values in
+prometheus_client's metrics, which write them to files there, and a scrape on any worker
+merges all of them, so each count is exported once.
 """
 
 from __future__ import annotations
@@ -24,22 +25,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Generic, TypeVar
 
 from aiohttp import web
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    ProcessCollector,
-    generate_latest,
-)
-from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from gateway.keys import METRICS, ROUTER, SETTINGS, USAGE
 from gateway.metrics_live import Delta, LiveGauges, RoutingSource
+from gateway.metrics_values import LocalValues, SharedValues, Values
 from gateway.store.records import UsageRecord
 from gateway.timing import Outcome
 
@@ -73,24 +66,6 @@ BUCKETS = (
 )
 STREAM_KINDS = ("sse", "websocket")
 
-M = TypeVar("M", bound=MetricWrapperBase)
-
-
-class _Children(Generic[M]):
-    """A metric's label children, cached: `labels()` takes a lock and parses every call."""
-
-    __slots__ = ("_cache", "_metric")
-
-    def __init__(self, metric: M) -> None:
-        self._metric = metric
-        self._cache: dict[tuple[str, ...], M] = {}
-
-    def get(self, *values: str) -> M:
-        child = self._cache.get(values)
-        if child is None:
-            child = self._cache[values] = self._metric.labels(*values)
-        return child
-
 
 def _status_class(status: int) -> str:
     return f"{status // 100}xx" if 100 <= status < 600 else "other"
@@ -103,157 +78,141 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.multiproc_dir = multiproc_dir
         registry = self.registry
-        if not multiproc_dir:
+        values: Values
+        if multiproc_dir:
+            values = SharedValues(registry)
+        else:
             ProcessCollector(registry=registry)
-        self._requests = _Children(
-            Counter(
-                "bella_requests_total",
-                "API requests by endpoint, model, channel and status class.",
-                ["endpoint", "model", "channel", "status_class"],
-                registry=registry,
-            )
+            values = LocalValues(registry)
+        self._requests = values.counter(
+            "bella_requests_total",
+            "API requests by endpoint, model, channel and status class.",
+            ["endpoint", "model", "channel", "status_class"],
         )
-        self._duration = _histogram(
-            registry,
+        self._duration = values.histogram(
             "bella_request_duration_seconds",
             "Time from the request's arrival to the end of its response.",
             ["endpoint", "model"],
+            BUCKETS,
         )
-        self._upstream = _histogram(
-            registry,
+        self._upstream = values.histogram(
             "bella_upstream_duration_seconds",
             "Time spent upstream, from the first attempt to the end of the response.",
             ["model", "channel"],
+            BUCKETS,
         )
-        self._overhead = _histogram(
-            registry,
+        self._overhead = values.histogram(
             "bella_gateway_overhead_seconds",
             "Time spent in the gateway itself: the request's time less queue and upstream.",
             ["endpoint"],
+            BUCKETS,
         )
-        self._queue_wait = _histogram(
-            registry,
+        self._queue_wait = values.histogram(
             "bella_queue_wait_seconds",
             "Time a request waited for a concurrency slot.",
             ["model"],
+            BUCKETS,
         )
-        self._ttft = _histogram(
-            registry,
+        self._ttft = values.histogram(
             "bella_time_to_first_token_seconds",
             "Time from the request to the first streamed byte sent to the client.",
             ["model", "channel"],
+            BUCKETS,
         )
-        self._failovers = _Children(
-            Counter(
-                "bella_failovers_total",
-                "Attempts moved to another channel after an upstream failure.",
-                ["model"],
-                registry=registry,
-            )
+        self._failovers = values.counter(
+            "bella_failovers_total",
+            "Attempts moved to another channel after an upstream failure.",
+            ["model"],
         )
-        self._rejections = _Children(
-            Counter(
-                "bella_ratelimit_rejections_total",
-                "Requests the gateway answered 429 itself, by reason code.",
-                ["reason"],
-                registry=registry,
-            )
+        self._rejections = values.counter(
+            "bella_ratelimit_rejections_total",
+            "Requests the gateway answered 429 itself, by reason code.",
+            ["reason"],
         )
-        self._tokens = _Children(
-            Counter(
-                "bella_tokens_total",
-                "Tokens billed, by model and type (input, output, cached_input).",
-                ["model", "type"],
-                registry=registry,
-            )
+        self._tokens = values.counter(
+            "bella_tokens_total",
+            "Tokens billed, by model and type (input, output, cached_input).",
+            ["model", "type"],
         )
-        self._cost = _Children(
-            Counter(
-                "bella_cost_total",
-                "Cost billed, in the currency of the channel prices.",
-                ["model"],
-                registry=registry,
-            )
+        self._cost = values.counter(
+            "bella_cost_total",
+            "Cost billed, in the currency of the channel prices.",
+            ["model"],
         )
-        self._in_flight = Gauge(
-            "bella_requests_in_flight",
-            "API requests being served.",
-            registry=registry,
-            multiprocess_mode="livesum",
+        self._in_flight = values.gauge(
+            "bella_requests_in_flight", "API requests being served.", mode="livesum"
         )
-        self._streams = _Children(
-            Gauge(
-                "bella_active_streams",
-                "Open client streams: SSE responses and WebSocket sessions.",
-                ["kind", "endpoint"],
-                registry=registry,
-                multiprocess_mode="livesum",
-            )
+        self._streams = values.gauge(
+            "bella_active_streams",
+            "Open client streams: SSE responses and WebSocket sessions.",
+            ["kind", "endpoint"],
+            mode="livesum",
         )
-        self._redis_errors = Counter(
+        self._redis_errors = values.counter(
             "bella_redis_errors_total",
             "Redis commands that failed (routing, slots, readiness checks).",
-            registry=registry,
         )
-        self._database_errors = _Children(
-            Counter(
-                "bella_database_errors_total",
-                "Database operations that failed, by operation.",
-                ["operation"],
-                registry=registry,
-            )
+        self._database_errors = values.counter(
+            "bella_database_errors_total",
+            "Database operations that failed, by operation.",
+            ["operation"],
         )
-        self.usage_write_errors = Delta(self._database_errors.get("usage_write"))
-        self.live = LiveGauges(registry, redis_errors=self._redis_errors)
-        Gauge(
-            "bella_build_info",
-            "The running gateway's version.",
-            ["version"],
-            registry=registry,
-            multiprocess_mode="livemax",
-        ).labels(VERSION).set(1)
+        self._database_errors.inc(("usage_write",), 0)  # exported from the start
+        self.usage_write_errors = Delta(self._usage_write_error)
+        self.live = LiveGauges(registry, redis_errors=self._redis_error)
+        values.gauge(
+            "bella_build_info", "The running gateway's version.", ["version"], mode="livemax"
+        ).set((VERSION,), 1)
 
     def request_done(self, outcome: Outcome) -> None:
-        spans = outcome.spans
-        model, channel = outcome.model, outcome.channel
-        status_class = _status_class(outcome.status)
-        self._requests.get(outcome.endpoint, model, channel, status_class).inc()
-        self._duration.get(outcome.endpoint, model).observe(spans.total)
-        self._overhead.get(outcome.endpoint).observe(spans.gateway)
+        endpoint, model, channel, status, _, spans, failovers, queued, _ = outcome
+        self._requests.inc((endpoint, model, channel, _status_class(status)))
+        self._duration.observe((endpoint, model), spans.total)
+        self._overhead.observe((endpoint,), spans.gateway)
         if channel:
-            self._upstream.get(model, channel).observe(spans.upstream)
-        if outcome.queued:
-            self._queue_wait.get(model).observe(spans.queue)
-        if outcome.failovers:
-            self._failovers.get(model).inc(outcome.failovers)
+            self._upstream.observe((model, channel), spans.upstream)
+        if queued:
+            self._queue_wait.observe((model,), spans.queue)
+        if failovers:
+            self._failovers.inc((model,), failovers)
 
     def rejected(self, reason: str) -> None:
-        self._rejections.get(reason).inc()
+        self._rejections.inc((reason,))
 
     def usage_recorded(self, records: Sequence[UsageRecord]) -> None:
+        tokens = self._tokens
         for record in records:
             model = record.model
-            self._tokens.get(model, "input").inc(record.prompt_tokens)
-            self._tokens.get(model, "output").inc(record.completion_tokens)
+            tokens.inc((model, "input"), record.prompt_tokens)
+            tokens.inc((model, "output"), record.completion_tokens)
             if record.cached_tokens:
-                self._tokens.get(model, "cached_input").inc(record.cached_tokens)
+                tokens.inc((model, "cached_input"), record.cached_tokens)
             if record.cost:
-                self._cost.get(model).inc(float(record.cost))
+                self._cost.inc((model,), float(record.cost))
             if record.ttft_ms is not None:
-                self._ttft.get(model, record.channel_code).observe(record.ttft_ms / 1000)
+                self._ttft.observe((model, record.channel_code), record.ttft_ms / 1000)
 
     def in_flight(self, delta: int) -> None:
-        self._in_flight.inc(delta)
+        self._in_flight.inc((), delta)
 
-    def stream(self, kind: str, endpoint: str) -> Gauge:
-        """The gauge of open streams of `kind` (sse, websocket) on `endpoint`."""
-        return self._streams.get(kind, endpoint)
+    def stream_opened(self, kind: str, endpoint: str) -> None:
+        """A stream of `kind` (sse, websocket) opened on `endpoint`."""
+        self._streams.inc((kind, endpoint), 1)
+
+    def stream_closed(self, kind: str, endpoint: str) -> None:
+        self._streams.inc((kind, endpoint), -1)
 
     def redis_error(self) -> None:
-        self._redis_errors.inc()
+        self._redis_errors.inc(())
+
+    def _redis_error(self, count: float) -> None:
+        self._redis_errors.inc((), count)
 
     def database_error(self, operation: str) -> None:
-        self._database_errors.get(operation).inc()
+        self._database_errors.inc((operation,))
+
+    def _usage_write_error(self, count: float) -> None:
+        self._database_errors.inc(("usage_write",), count)
 
     def render(self) -> bytes:
         """The text exposition: this registry, or every worker's files when there are any."""
@@ -262,12 +221,6 @@ class Metrics:
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=self.multiproc_dir)  # type: ignore[no-untyped-call]
         return generate_latest(merged)
-
-
-def _histogram(
-    registry: CollectorRegistry, name: str, documentation: str, labels: list[str]
-) -> _Children[Histogram]:
-    return _Children(Histogram(name, documentation, labels, registry=registry, buckets=BUCKETS))
 
 
 def refresh(app: web.Application) -> None:

@@ -12,7 +12,7 @@ A channel or model that disappears from the snapshot is set to 0 and dropped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -75,20 +75,22 @@ class _Tracked:
 class Delta:
     """Feeds a cumulative number read from elsewhere into a counter, as increments."""
 
-    __slots__ = ("_last", "counter")
+    __slots__ = ("_last", "inc")
 
-    def __init__(self, counter: Counter) -> None:
-        self.counter = counter
+    def __init__(self, inc: Callable[[float], None]) -> None:
+        self.inc = inc  # the counter's increment
         self._last = 0
 
     def update(self, total: int) -> None:
         if total > self._last:
-            self.counter.inc(total - self._last)
+            self.inc(total - self._last)
         self._last = max(self._last, total)
 
 
 class LiveGauges:
-    def __init__(self, registry: CollectorRegistry, *, redis_errors: Counter) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, *, redis_errors: Callable[[float], None]
+    ) -> None:
         channel = ["model", "channel"]
         self.queue_depth = _Tracked(
             Gauge(
@@ -159,7 +161,7 @@ class LiveGauges:
                 "bella_slot_local_fallbacks_total",
                 "Slots taken in process because Redis failed (limits.redis_failure=open).",
                 registry=registry,
-            )
+            ).inc
         )
         self.redis_errors = Delta(redis_errors)
 

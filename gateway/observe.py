@@ -23,8 +23,9 @@ from gateway.errors import GatewayError, UpstreamFailed
 from gateway.keys import APIKEY, DRAIN, METRICS, REQUEST_ID, REQUEST_LOG, TIMING
 from gateway.logs import clean_trace_id
 from gateway.metering import CLIENT_CLOSED
+from gateway.metrics import Metrics
 from gateway.shutdown import SHUTDOWN_CODE, SHUTDOWN_STATUS, end_interrupted
-from gateway.timing import Outcome, Timing
+from gateway.timing import Outcome, Spans, Timing
 
 OPS_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 TRACE_HEADER = "X-Bella-Trace-Id"
@@ -32,98 +33,93 @@ CHANNEL_HEADER = "X-Bella-Channel"
 SSE_TYPE = "text/event-stream"
 
 
-class _Ending:
-    """The status a request ended with, as the middleware learns it."""
-
-    __slots__ = ("error", "status")
-
-    def __init__(self) -> None:
-        self.status = 500
-        self.error = "internal_error"
-
-    def set(self, status: int, error: str) -> None:
-        self.status, self.error = status, error
-
-
 @web.middleware
 async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in OPS_PATHS:
         return await handler(request)
     app = request.app
-    timing = Timing(request[REQUEST_ID], _endpoint(request), asyncio.current_task())
-    request[TIMING] = timing
-    app[DRAIN].enter(timing)
-    app[METRICS].in_flight(1)
-    ending = _Ending()
-    try:
-        return await _handle(request, handler, timing, ending)
-    finally:
-        timing.end()
-        app[DRAIN].leave(timing)
-        _finish(request, timing, ending)
-
-
-async def _handle(
-    request: web.Request, handler: Handler, timing: Timing, ending: _Ending
-) -> web.StreamResponse:
-    try:
+    timing = _start(request)
+    drain = app[DRAIN]
+    drain.enter(timing)
+    metrics = app[METRICS]
+    metrics.in_flight(1)
+    try:  # the handler is awaited here, not in a helper: one coroutine less per resumption
         response = await handler(request)
-    except GatewayError as exc:
-        ending.set(exc.status, exc.code)
-        if exc.status == 429 and not isinstance(exc, UpstreamFailed):
-            request.app[METRICS].rejected(exc.code)
-        raise
-    except web.HTTPException as exc:
-        ending.set(exc.status, "" if exc.status < 400 else "http_error")
-        raise
+        timing.ending(response.status, "")
+        return response
     except asyncio.CancelledError:
         if not timing.interrupted:
-            ending.set(CLIENT_CLOSED, "client_closed")
+            timing.ending(CLIENT_CLOSED, "client_closed")
             raise
-        ending.set(SHUTDOWN_STATUS, SHUTDOWN_CODE)
+        timing.ending(SHUTDOWN_STATUS, SHUTDOWN_CODE)
         return await end_interrupted(request, timing)
-    ending.set(response.status, "")
-    return response
+    except GatewayError as exc:
+        _failed(metrics, timing, exc)
+        raise
+    except web.HTTPException as exc:
+        timing.ending(exc.status, "" if exc.status < 400 else "http_error")
+        raise
+    finally:
+        spans = timing.finish()
+        drain.leave(timing)
+        metrics.in_flight(-1)
+        _finish(request, metrics, timing, spans)
 
 
-def _finish(request: web.Request, timing: Timing, ending: _Ending) -> None:
-    app = request.app
-    metrics = app[METRICS]
-    metrics.in_flight(-1)
+def _start(request: web.Request) -> Timing:
+    timing = Timing(request[REQUEST_ID], _endpoint(request), asyncio.current_task())
+    timing.trace_id = clean_trace_id(request.headers.get(TRACE_HEADER))
+    request[TIMING] = timing
+    return timing
+
+
+def _failed(metrics: Metrics, timing: Timing, exc: GatewayError) -> None:
+    timing.ending(exc.status, exc.code)
+    if exc.status == 429 and not isinstance(exc, UpstreamFailed):
+        metrics.rejected(exc.code)
+
+
+def _finish(request: web.Request, metrics: Metrics, timing: Timing, spans: Spans) -> None:
     if timing.stream:
-        metrics.stream(timing.stream, timing.endpoint).dec()
-    outcome = _outcome(timing, ending)
+        metrics.stream_closed(timing.stream, timing.endpoint)
+    outcome = _outcome(timing, spans)
     metrics.request_done(outcome)
-    request_log = app[REQUEST_LOG]
+    request_log = request.app[REQUEST_LOG]
     if request_log.enabled:
-        key = request.get(APIKEY)
+        record = timing.record
+        if record is not None:
+            key = record.apikey_code
+        else:
+            apikey = request.get(APIKEY)
+            key = apikey.code if apikey else ""
         request_log.write(
             outcome,
-            timing.record,
+            record,
             request_id=timing.request_id,
-            trace_id=clean_trace_id(request.headers.get(TRACE_HEADER)),
-            key=timing.record.apikey_code if timing.record else key.code if key else "",
+            trace_id=timing.trace_id,
+            key=key,
             method=request.method,
         )
 
 
-def _outcome(timing: Timing, ending: _Ending) -> Outcome:
+def _outcome(timing: Timing, spans: Spans) -> Outcome:
     record = timing.record
-    status, error = ending.status, ending.error
     if timing.interrupted:
         status, error = SHUTDOWN_STATUS, SHUTDOWN_CODE
     elif record is not None:
         status, error = record.status, record.error_code
+    else:
+        status, error = timing.status, timing.error
     return Outcome(
-        endpoint=timing.endpoint,
-        model=record.model if record else "",
-        channel=record.channel_code if record else "",
-        status=status,
-        error=error,
-        spans=timing.spans(),
-        failovers=timing.failovers,
-        queued=timing.queued_marked,
-        stream=timing.stream,
+        timing.endpoint,
+        record.model if record else "",
+        record.channel_code if record else "",
+        status,
+        error,
+        spans,
+        timing.failovers,
+        timing.queued_marked,
+        timing.stream,
     )
 
 
@@ -140,13 +136,13 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
     headers = response.headers
     if timing.ended is None:  # prepared by the handler itself: a stream or a WebSocket
         _opened(request, timing, response)
-    headers["Server-Timing"] = timing.spans().server_timing()
+    spans = timing.final or timing.spans()  # final: the request ended before its response
+    headers["Server-Timing"] = spans.server_timing()
     if CHANNEL_HEADER not in headers:
         record = timing.record
         headers[CHANNEL_HEADER] = record.channel_code if record else ""
-    trace_id = clean_trace_id(request.headers.get(TRACE_HEADER))
-    if trace_id:
-        headers[TRACE_HEADER] = trace_id
+    if timing.trace_id:
+        headers[TRACE_HEADER] = timing.trace_id
 
 
 def _opened(request: web.Request, timing: Timing, response: web.StreamResponse) -> None:
@@ -157,7 +153,7 @@ def _opened(request: web.Request, timing: Timing, response: web.StreamResponse) 
         timing.stream = "sse"
     else:
         return
-    request.app[METRICS].stream(timing.stream, timing.endpoint).inc()
+    request.app[METRICS].stream_opened(timing.stream, timing.endpoint)
 
 
 def setup(app: web.Application) -> None:

@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from aiohttp import web
 
@@ -27,8 +26,7 @@ from gateway.store.records import UsageRecord
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Spans:
+class Spans(NamedTuple):  # a tuple: built once per request, cheaply
     """Seconds spent: in all, waiting for a slot, upstream, and in the gateway itself."""
 
     total: float
@@ -44,8 +42,7 @@ class Spans:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """How a request ended, as metrics and the request log see it."""
 
     endpoint: str  # the route pattern, e.g. /v1/chat/completions
@@ -65,6 +62,8 @@ class Timing:
         "attempts",
         "ended",
         "endpoint",
+        "error",
+        "final",
         "interrupted",
         "queue_s",
         "queued_marked",
@@ -72,8 +71,10 @@ class Timing:
         "request_id",
         "response",
         "started",
+        "status",
         "stream",
         "task",
+        "trace_id",
         "upstream_from",
     )
 
@@ -92,6 +93,10 @@ class Timing:
         self.response: web.StreamResponse | None = None  # a stream, once prepared
         self.stream = ""  # "sse" or "websocket" once such a response is prepared
         self.interrupted = False  # ended by the shutdown drain
+        self.trace_id = ""  # the client's, when it sent a clean one
+        self.status = 500  # what the handler ended with, as the middleware learns it
+        self.error = "internal_error"
+        self.final: Spans | None = None  # the spans, once the request ended
 
     def interrupt(self) -> None:
         """End the request now (shutdown deadline): cancel its task, once."""
@@ -124,6 +129,16 @@ class Timing:
     def end(self) -> None:
         if self.ended is None:
             self.ended = time.perf_counter()
+
+    def finish(self) -> Spans:
+        """End the request and fix its spans (`final`): nothing they depend on changes later."""
+        self.end()
+        if self.final is None:
+            self.final = self.spans()
+        return self.final
+
+    def ending(self, status: int, error: str) -> None:
+        self.status, self.error = status, error
 
     @property
     def failovers(self) -> int:

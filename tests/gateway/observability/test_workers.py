@@ -73,7 +73,9 @@ async def test_two_workers_export_each_count_once(workers: Served, key: str, pro
     await workers.ready()
     first = await wait_for_workers(workers, 2)
     await send(workers, key, REQUESTS)
-    assert request_pids(workers) == set(first), "both workers should have served requests"
+    assert await logged_pids(workers, set(first)) == set(first), (
+        "both workers should have served requests"
+    )
     assert await counted(workers) == {REQUESTS}
     promtool_check(promtool, await scrape(workers.url))
 
@@ -89,6 +91,17 @@ async def test_two_workers_export_each_count_once(workers: Served, key: str, pro
     for pid in pids[1:]:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+async def logged_pids(served: Served, expected: set[int]) -> set[int]:
+    """The workers seen in the request log, once it shows `expected` (lines are written
+    together, up to 50 ms after their requests) or after 2 s."""
+    for _ in range(40):
+        pids = request_pids(served)
+        if pids == expected:
+            return pids
+        await asyncio.sleep(0.05)
+    return request_pids(served)
 
 
 def request_pids(served: Served) -> set[int]:
