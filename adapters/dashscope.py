@@ -15,43 +15,24 @@ What differs from OpenAI, and what this adapter does about it:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
-from adapters.base import Channel, ChatResult, UpstreamRequest
-from adapters.openai import OpenAIAdapter, OpenAIStreamMeter
-from adapters.options import client_body
+from adapters.base import Channel
+from adapters.compatible import CompatibleAdapter, with_default_path
 
 COMPATIBLE_PATH = "/compatible-mode/v1"
 
 
 def base_url(channel: Channel) -> str:
-    url = channel.url.rstrip("/")
-    return url if urlsplit(url).path else url + COMPATIBLE_PATH
+    return with_default_path(channel, COMPATIBLE_PATH)
 
 
-class DashScopeAdapter:
+class DashScopeAdapter(CompatibleAdapter):
     """`ChatAdapter` for DashScope's compatible mode."""
 
-    def __init__(self) -> None:
-        self._openai = OpenAIAdapter()
+    default_path = COMPATIBLE_PATH
 
-    def chat_request(
-        self,
-        channel: Channel,
-        body: dict[str, Any],
-        client_headers: Mapping[str, str],
-    ) -> UpstreamRequest:
-        payload = client_body(channel, body)
-        thinking = channel.options.get("enable_thinking")
+    def vendor_fields(self, options: Mapping[str, Any], payload: dict[str, Any]) -> None:
+        thinking = options.get("enable_thinking")
         if isinstance(thinking, bool) and "enable_thinking" not in payload:
             payload["enable_thinking"] = thinking
-        compatible = replace(channel, url=base_url(channel))
-        return self._openai.chat_request(compatible, payload, client_headers)
-
-    def chat_result(self, status: int, headers: Mapping[str, str], data: bytes) -> ChatResult:
-        return self._openai.chat_result(status, headers, data)
-
-    def chat_stream(self, body: dict[str, Any]) -> OpenAIStreamMeter:
-        return self._openai.chat_stream(body)

@@ -15,44 +15,25 @@ What differs from OpenAI, and what this adapter does about it:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
-from adapters.base import Channel, ChatResult, UpstreamRequest
-from adapters.openai import OpenAIAdapter, OpenAIStreamMeter
-from adapters.options import client_body
+from adapters.base import Channel
+from adapters.compatible import CompatibleAdapter, with_default_path
 
 API_PATH = "/api/v3"
 THINKING_TYPES = frozenset({"enabled", "disabled", "auto"})
 
 
 def base_url(channel: Channel) -> str:
-    url = channel.url.rstrip("/")
-    return url if urlsplit(url).path else url + API_PATH
+    return with_default_path(channel, API_PATH)
 
 
-class VolcengineAdapter:
+class VolcengineAdapter(CompatibleAdapter):
     """`ChatAdapter` for Volcengine Ark."""
 
-    def __init__(self) -> None:
-        self._openai = OpenAIAdapter()
+    default_path = API_PATH
 
-    def chat_request(
-        self,
-        channel: Channel,
-        body: dict[str, Any],
-        client_headers: Mapping[str, str],
-    ) -> UpstreamRequest:
-        payload = client_body(channel, body)
-        thinking = channel.options.get("thinking")
+    def vendor_fields(self, options: Mapping[str, Any], payload: dict[str, Any]) -> None:
+        thinking = options.get("thinking")
         if thinking in THINKING_TYPES and "thinking" not in payload:
             payload["thinking"] = {"type": thinking}
-        ark = replace(channel, url=base_url(channel))
-        return self._openai.chat_request(ark, payload, client_headers)
-
-    def chat_result(self, status: int, headers: Mapping[str, str], data: bytes) -> ChatResult:
-        return self._openai.chat_result(status, headers, data)
-
-    def chat_stream(self, body: dict[str, Any]) -> OpenAIStreamMeter:
-        return self._openai.chat_stream(body)
