@@ -7,6 +7,7 @@ the audit log masks them too. Fields and validation are the config catalog's
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict
 from typing import Any
@@ -28,26 +29,7 @@ from gateway.keys import SETTINGS, UPSTREAM
 from gateway.store.base import Store
 from gateway.store.records import ChannelRow
 
-FIELDS = frozenset(
-    {
-        "code",
-        "model",
-        "endpoint",
-        "protocol",
-        "url",
-        "credentials",
-        "deploy_name",
-        "weight",
-        "priority",
-        "max_concurrency",
-        "timeout_s",
-        "price",
-        "options",
-        "status",
-        "visibility",
-        "owner",
-    }
-)
+FIELDS = frozenset(f.name for f in dataclasses.fields(ChannelRow))  # as the catalog has them
 TEST_TIMEOUT_S = 30.0
 
 
