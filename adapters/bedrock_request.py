@@ -19,6 +19,7 @@ from adapters.fc_prompt import content_text
 from adapters.messages import THINKING_BUDGETS
 from adapters.messages_blocks import parse_data_url
 from adapters.options import token_limit
+from adapters.turns import append_turn
 
 IMAGE_FORMATS = frozenset({"png", "jpeg", "gif", "webp"})
 
@@ -34,11 +35,11 @@ def chat_to_converse(body: dict[str, Any]) -> dict[str, Any]:
             text = content_text(message.get("content"))
             system.extend([{"text": text}] if text.strip() else [])
         elif role == "assistant":
-            _append(messages, "assistant", _assistant_blocks(message))
+            append_turn(messages, "assistant", _assistant_blocks(message))
         elif role == "tool":
-            _append(messages, "user", [_tool_result(message)])
+            append_turn(messages, "user", [_tool_result(message)])
         else:
-            _append(messages, "user", content_blocks(message.get("content")))
+            append_turn(messages, "user", content_blocks(message.get("content")))
     payload: dict[str, Any] = {"messages": messages}
     if system:
         payload["system"] = system
@@ -50,15 +51,6 @@ def chat_to_converse(body: dict[str, Any]) -> dict[str, Any]:
     if extra:
         payload["additionalModelRequestFields"] = extra
     return payload
-
-
-def _append(messages: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
-    if not blocks:
-        return
-    if messages and messages[-1]["role"] == role:
-        messages[-1]["content"].extend(blocks)
-    else:
-        messages.append({"role": role, "content": blocks})
 
 
 def content_blocks(content: object) -> list[dict[str, Any]]:

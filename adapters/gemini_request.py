@@ -18,6 +18,7 @@ from adapters.chunks import arguments_object
 from adapters.fc_prompt import content_text
 from adapters.messages_blocks import parse_data_url
 from adapters.options import token_limit
+from adapters.turns import append_turn
 
 SIGNATURE_MARK = "__thought__"
 THINKING_BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
@@ -49,11 +50,11 @@ def chat_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
             text = content_text(message.get("content"))
             system.extend([{"text": text}] if text else [])
         elif role == "assistant":
-            _append(contents, "model", _model_parts(message, names))
+            append_turn(contents, "model", _model_parts(message, names), "parts")
         elif role == "tool":
-            _append(contents, "user", [_function_response(message, names)])
+            append_turn(contents, "user", [_function_response(message, names)], "parts")
         else:
-            _append(contents, "user", user_parts(message.get("content")))
+            append_turn(contents, "user", user_parts(message.get("content")), "parts")
     payload: dict[str, Any] = {"contents": contents}
     if system:
         payload["systemInstruction"] = {"parts": system}
@@ -62,15 +63,6 @@ def chat_to_gemini(body: dict[str, Any]) -> dict[str, Any]:
         payload["generationConfig"] = config
     payload.update(gemini_tools(body))
     return payload
-
-
-def _append(contents: list[dict[str, Any]], role: str, parts: list[dict[str, Any]]) -> None:
-    if not parts:
-        return
-    if contents and contents[-1]["role"] == role:
-        contents[-1]["parts"].extend(parts)
-    else:
-        contents.append({"role": role, "parts": parts})
 
 
 def user_parts(content: object) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from adapters.messages_blocks import (
     content_blocks,
     tool_result_block,
 )
+from adapters.turns import append_turn
 
 DEFAULT_MAX_TOKENS = 4096
 # Effort → thinking budget, for `reasoning_effort` sent to Anthropic.
@@ -72,15 +73,15 @@ def _add_chat_message(
     if role in ("system", "developer"):
         system.extend(b for b in content_blocks(content) if b.get("type") == "text")
     elif role == "user":
-        _append(turns, "user", content_blocks(content))
+        append_turn(turns, "user", content_blocks(content))
     elif role == "assistant":
         blocks = content_blocks(content)
         for call in message.get("tool_calls") or ():
             if isinstance(call, dict):
                 blocks.append(_tool_use(call))
-        _append(turns, "assistant", blocks)
+        append_turn(turns, "assistant", blocks)
     elif role == "tool":
-        _append(turns, "user", [tool_result_block(message)])
+        append_turn(turns, "user", [tool_result_block(message)])
 
 
 def _tool_use(call: dict[str, Any]) -> dict[str, Any]:
@@ -93,15 +94,6 @@ def _tool_use(call: dict[str, Any]) -> dict[str, Any]:
         "name": str(function.get("name", "")),
         "input": arguments_object(function.get("arguments")),
     }
-
-
-def _append(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
-    if not blocks:
-        return
-    if turns and turns[-1]["role"] == role:
-        turns[-1]["content"].extend(blocks)
-    else:
-        turns.append({"role": role, "content": blocks})
 
 
 def _add_chat_options(body: dict[str, Any], payload: dict[str, Any]) -> None:
