@@ -8,38 +8,31 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import ClassVar
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.fakes.loopback import LoopbackServer
+
 CAS = "http://www.yale.edu/tp/cas"
 
 
 @dataclass
-class FakeCas:
+class FakeCas(LoopbackServer):
+    base_path: ClassVar[str] = "/cas"
+
     user: str = "carol"
     mail: str = "carol@corp.example"
     tickets: dict[str, str] = field(default_factory=dict)  # ticket -> service
     validations: list[dict[str, str]] = field(default_factory=list)
     server: TestServer | None = None
 
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("/cas"))
-
-    async def start(self) -> None:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/cas/login", self._login)
         app.router.add_get("/cas/serviceValidate", self._validate)
-        self.server = TestServer(app, host="127.0.0.1")
-        await self.server.start_server()
-
-    async def close(self) -> None:
-        if self.server is not None:
-            await self.server.close()
 
     async def _login(self, request: web.Request) -> web.Response:
         service = request.query["service"]

@@ -25,6 +25,8 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.fakes.loopback import LoopbackServer
+
 CLIENT_ID = "bella-client"
 CLIENT_SECRET = "bella-client-secret-123456"
 
@@ -46,7 +48,7 @@ class Person:
 
 
 @dataclass
-class FakeOAuth:
+class FakeOAuth(LoopbackServer):
     kind: str = "oidc"  # or "github"
     person: Person = field(default_factory=Person)
     deny: bool = False
@@ -55,11 +57,6 @@ class FakeOAuth:
     authorizations: list[dict[str, str]] = field(default_factory=list)
     token_errors: list[str] = field(default_factory=list)
     server: TestServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("")).rstrip("/")
 
     def settings(self, **extra: Any) -> dict[str, Any]:
         """The gateway's `login.providers` entry for this fake."""
@@ -76,8 +73,7 @@ class FakeOAuth:
             urls = {"kind": "oidc", "issuer": self.url}
         return {**base, **urls, **extra}
 
-    async def start(self) -> None:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/.well-known/openid-configuration", self._discovery)
         app.router.add_get("/authorize", self._authorize)
         app.router.add_get("/login/oauth/authorize", self._authorize)
@@ -86,12 +82,6 @@ class FakeOAuth:
         app.router.add_get("/userinfo", self._userinfo)
         app.router.add_get("/user", self._github_user)
         app.router.add_get("/user/emails", self._github_emails)
-        self.server = TestServer(app, host="127.0.0.1")
-        await self.server.start_server()
-
-    async def close(self) -> None:
-        if self.server is not None:
-            await self.server.close()
 
     async def _discovery(self, request: web.Request) -> web.Response:
         return web.json_response(

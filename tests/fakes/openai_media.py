@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from aiohttp import BodyPartReader, web
@@ -21,6 +21,7 @@ from adapters.audio import probe_duration, sniff
 from adapters.mock_audio import transcribe
 from adapters.mock_images import png
 from adapters.transcript import CONTENT_TYPES, render
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.openai_upstream import API_KEY
 
 SPEECH_HEAD = b"ID3\x04" + b"\x00" * 1020
@@ -28,7 +29,10 @@ SPEECH_TAIL = b"\xff\xfb" + b"\x01" * 4094
 
 
 @dataclass
-class FakeMedia:
+class FakeMedia(LoopbackServer):
+    base_path: ClassVar[str] = "/v1"
+    client_max_size: ClassVar[int] = 64 * 1024 * 1024
+
     fail_with: int | None = None
     speech_gate: asyncio.Event | None = None
     speech_finished: bool = False
@@ -36,24 +40,12 @@ class FakeMedia:
     uploads: list[dict[str, Any]] = field(default_factory=list)
     server: TestServer | None = None
 
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("/v1"))
-
-    async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/audio/speech", self._speech)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/images/generations", self._generations)
         app.router.add_post("/v1/images/edits", self._edits)
-        self.server = TestServer(app, host="127.0.0.1")
-        await self.server.start_server()
-
-    async def close(self) -> None:
-        if self.server is not None:
-            await self.server.close()
 
     def _refused(self, request: web.Request) -> web.Response | None:
         if request.headers.get("Authorization") != f"Bearer {API_KEY}":

@@ -12,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.fakes.loopback import LoopbackServer
+
 API_KEY = "sk-upstream-secret-0123456789"
 
 
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
+    base_path: ClassVar[str] = "/v1"
+
     fail_with: int | None = None
     retry_after: str | None = None
     chunks: int = 5
@@ -35,20 +39,8 @@ class FakeOpenAI:
     max_in_flight: int = 0
     server: TestServer | None = None
 
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("/v1"))
-
-    async def start(self) -> None:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
-        self.server = TestServer(app, host="127.0.0.1")
-        await self.server.start_server()
-
-    async def close(self) -> None:
-        if self.server is not None:
-            await self.server.close()
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         self.in_flight += 1

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.openai_upstream import API_KEY
 
 SENTENCE_BYTES = 24000 * 2 // 2  # 500 ms of 24 kHz pcm16
@@ -32,7 +33,9 @@ USAGE = {
 
 
 @dataclass
-class FakeRealtime:
+class FakeRealtime(LoopbackServer):
+    base_path: ClassVar[str] = "/v1"
+
     refuse_update: bool = False
     received: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
@@ -42,20 +45,8 @@ class FakeRealtime:
     closed_by_client: int = 0
     server: TestServer | None = None
 
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("/v1"))
-
-    async def start(self) -> None:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/realtime", self._socket)
-        self.server = TestServer(app, host="127.0.0.1")
-        await self.server.start_server()
-
-    async def close(self) -> None:
-        if self.server is not None:
-            await self.server.close()
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Authorization") != f"Bearer {API_KEY}":

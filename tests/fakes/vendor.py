@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from adapters.mock_chat import schema_arguments
+from tests.fakes.loopback import LoopbackServer
 
 TEXT = "Hello from the fake vendor, in three pieces."
 PIECES = ("Hello from ", "the fake vendor, ", "in three pieces.")
@@ -36,7 +37,7 @@ class Call:
 
 
 @dataclass
-class FakeVendor:
+class FakeVendor(LoopbackServer):
     """Base of the fakes: subclasses fill `routes`."""
 
     fail_with: int | None = None
@@ -49,21 +50,9 @@ class FakeVendor:
     def routes(self) -> list[tuple[str, Callable[[web.Request], Any]]]:
         raise NotImplementedError
 
-    @property
-    def origin(self) -> str:
-        assert self.server is not None
-        return str(self.server.make_url("")).rstrip("/")
-
-    async def start(self) -> None:
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         for path, handler in self.routes():
             app.router.add_post(path, handler)
-        self.server = TestServer(app, host="127.0.0.1")
-        await self.server.start_server()
-
-    async def close(self) -> None:
-        if self.server is not None:
-            await self.server.close()
 
     def record(self, request: web.Request, body: dict[str, Any]) -> None:
         self.requests.append(body)
