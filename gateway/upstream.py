@@ -16,12 +16,12 @@ from typing import Protocol
 
 import aiohttp
 from aiohttp import ClientTimeout, web
-from yarl import URL
 
 from adapters.base import UpstreamRequest
 from adapters.base_media import MessageSocket, SocketTarget, UpstreamForm
 from adapters.errors import UpstreamTimeout, UpstreamUnavailable
 from adapters.media import connect_mock, serve_mock, serve_mock_form
+from gateway.h1_client import H1Client
 from gateway.keys import HTTP, SETTINGS, UPSTREAM
 from gateway.upstream_media import multipart, open_socket
 
@@ -90,22 +90,21 @@ def map_client_errors() -> Iterator[None]:
 
 
 class Upstream:
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    """JSON and SSE exchanges go through the lean relay client; forms and sockets through
+    aiohttp's ClientSession, which also serves the login flows."""
+
+    def __init__(self, session: aiohttp.ClientSession, relay: H1Client) -> None:
         self._session = session
+        self._relay = relay
 
     async def send(self, request: UpstreamRequest, limits: ClientTimeout) -> UpstreamResponse:
         if request.url.startswith("mock:"):
             served = await serve_mock(request)
             return _MockResponse(served.status, served.headers, served.body)
-        with map_client_errors():
-            raw = await self._session.request(
-                request.method,
-                URL(request.url, encoded=True),  # as the adapter encoded it (and signed it)
-                data=request.body,
-                headers=request.headers,
-                timeout=limits,
-            )
-        return _HttpResponse(raw.status, raw.headers, raw)
+        # The URL goes out as the adapter encoded (and maybe signed) it.
+        return await self._relay.request(
+            request.method, request.url, request.headers, request.body, limits
+        )
 
     async def send_form(self, form: UpstreamForm, limits: ClientTimeout) -> UpstreamResponse:
         if form.url.startswith("mock:"):
@@ -135,9 +134,14 @@ async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
         timeout=ClientTimeout(total=None, connect=limits.connect_timeout_s),
         skip_auto_headers=("User-Agent",),
     )
+    relay = H1Client(
+        asyncio.get_running_loop(),
+        limit_per_host=limits.pool_limit_per_host or limits.pool_limit,
+    )
     app[HTTP] = session
-    app[UPSTREAM] = Upstream(session)
+    app[UPSTREAM] = Upstream(session, relay)
     yield
+    await relay.close()
     await session.close()
 
 

@@ -1,0 +1,505 @@
+"""The upstream relay's HTTP/1.1 client: kept-alive connections, one request at a time on each.
+
+Every API request costs one upstream exchange, so this is the hot path's client. It does
+what a relay needs and nothing else: no cookies, redirects, proxies or tracing, one buffer
+written per request, and body bytes handed on as the parser slices them (`gateway.h1_wire`).
+
+Timeouts follow `aiohttp.ClientTimeout`, which the catalog builds per channel: `connect`
+bounds opening a connection, `total` the whole exchange, `sock_read` each wait for bytes.
+One timer per exchange watches both deadlines; a read deadline that moved on re-arms it.
+
+A connection goes back to its host's idle list the moment its response has been read whole
+(and the upstream did not ask to close it). An exchange that ends any other way — an error,
+a timeout, a cancelled handler, a caller that stops reading — aborts its connection, so a
+half-read response can never leak into the next request. A kept-alive connection that the
+upstream closed while idle is noticed and dropped; a request whose reused connection fails
+before any byte of the answer arrives is sent once more on a fresh connection, as browsers
+and Go's client do.
+
+`limit_per_host` connections at most per upstream (0: no limit); further requests wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import zlib
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from typing import cast
+
+from aiohttp import ClientTimeout
+from multidict import CIMultiDictProxy
+
+from adapters.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from gateway.h1_wire import (
+    ResponseHead,
+    ResponseParser,
+    Target,
+    WireError,
+    encode_request,
+    parse_target,
+)
+
+HostKey = tuple[str, str, int]
+HIGH_WATER = 256 * 1024  # buffered body bytes before the socket stops being read
+KEEPALIVE_S = 15.0  # an idle connection older than this is closed rather than reused
+_TARGET_CACHE = 256  # parsed URLs kept per client
+_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}
+
+
+class _Stale(Exception):
+    """A reused connection failed before any answer came: the request may be sent again."""
+
+
+class Connection(asyncio.Protocol):
+    """One socket to an upstream; at most one exchange on it at a time."""
+
+    def __init__(self, pool: HostPool) -> None:
+        self.pool = pool
+        self.transport: asyncio.Transport | None = None
+        self.exchange: Exchange | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self.used = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+
+    def data_received(self, data: bytes) -> None:
+        if self.exchange is None:  # bytes nobody asked for: the connection is not reusable
+            self.abort()
+            return
+        self.exchange.received(data)
+
+    def eof_received(self) -> bool:
+        self._lost(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost(exc)
+
+    def _lost(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.pool.forget(self)
+        if self.exchange is not None:
+            self.exchange.lost(exc)
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.pool.forget(self)
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class Exchange:
+    """One request's answer as it arrives: the head, then body bytes, then the end."""
+
+    __slots__ = (
+        "_buffered",
+        "_chunks",
+        "_conn",
+        "_deadline",
+        "_decoder",
+        "_head_waiter",
+        "_loop",
+        "_parser",
+        "_read_at",
+        "_read_limit",
+        "_streaming",
+        "_timer",
+        "_waiter",
+        "error",
+        "finished",
+        "head",
+        "received_any",
+    )
+
+    def __init__(
+        self,
+        conn: Connection,
+        loop: asyncio.AbstractEventLoop,
+        limits: ClientTimeout,
+        *,
+        no_body: bool,
+    ) -> None:
+        self._conn = conn
+        self._loop = loop
+        self._parser = ResponseParser(no_body=no_body)
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+        self._decoder: zlib._Decompress | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._head_waiter: asyncio.Future[ResponseHead] = loop.create_future()
+        self.head: ResponseHead | None = None
+        self.error: UpstreamError | None = None
+        self.finished = False
+        self.received_any = False
+        self._streaming = False
+        now = loop.time()
+        self._deadline = now + limits.total if limits.total else None
+        self._read_limit = limits.sock_read or None
+        self._read_at = now
+        self._timer: asyncio.TimerHandle | None = None
+        due = self._due()
+        if due is not None:
+            self._timer = loop.call_at(due, self._check_timeout)
+
+    # --- the connection's side ---------------------------------------------------------
+
+    def received(self, data: bytes) -> None:
+        self.received_any = True
+        self._read_at = self._loop.time()
+        parser = self._parser
+        try:
+            body = parser.feed(data)
+            if parser.head is not None and self.head is None:
+                self._got_head(parser.head)
+            if body:
+                self._add(body)
+        except (WireError, zlib.error) as exc:
+            self._fail(UpstreamUnavailable(f"The upstream broke HTTP/1.1: {exc}"))
+            return
+        if parser.done:
+            self._complete()
+
+    def lost(self, exc: Exception | None) -> None:
+        if self.finished:
+            return
+        try:
+            self._parser.feed_eof()
+        except WireError as error:
+            if self._conn.used and not self.received_any:
+                self._fail(_Stale(str(error)))
+            else:
+                self._fail(UpstreamUnavailable(f"The upstream could not be reached: {error}"))
+            return
+        self._complete(reusable=False)
+
+    # --- the caller's side -------------------------------------------------------------
+
+    async def response_head(self) -> ResponseHead:
+        return await self._head_waiter
+
+    async def read(self) -> bytes:
+        while not self.finished:
+            await self._wait()
+        if self.error is not None:
+            raise self.error
+        data = b"".join(self._chunks) if len(self._chunks) != 1 else self._chunks[0]
+        self._chunks = []
+        return data
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        self._streaming = True  # only a reader that takes bytes as they come sets the pace
+        while True:
+            if self._chunks:
+                yield self._take()
+            elif self.error is not None:
+                raise self.error
+            elif self.finished:
+                return
+            else:
+                await self._wait()
+
+    def close(self) -> None:
+        """The caller is done: a finished exchange has freed its connection already."""
+        if not self.finished:
+            self._fail(UpstreamUnavailable("The response was not read to its end."))
+        self._chunks = []
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _take(self) -> bytes:
+        chunks = self._chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._chunks = []
+        if self._buffered >= HIGH_WATER and not self.finished and self._conn.transport:
+            self._conn.transport.resume_reading()
+        self._buffered = 0
+        return data
+
+    async def _wait(self) -> None:
+        waiter = self._waiter = self._loop.create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _got_head(self, head: ResponseHead) -> None:
+        self.head = head
+        encoding = head.headers.get("Content-Encoding")
+        if encoding is not None and encoding.lower() != "identity":
+            wbits = _ENCODINGS.get(encoding.lower().strip())
+            if wbits is None:
+                raise WireError(f"unsupported Content-Encoding {encoding[:20]!r}")
+            self._decoder = zlib.decompressobj(wbits)
+        if not self._head_waiter.done():
+            self._head_waiter.set_result(head)
+
+    def _add(self, body: list[bytes]) -> None:
+        decoder = self._decoder
+        if decoder is not None:
+            body = [decoder.decompress(b"".join(body))]
+        self._chunks += body
+        self._buffered += sum(map(len, body))
+        if self._streaming and self._buffered >= HIGH_WATER and self._conn.transport:
+            self._conn.transport.pause_reading()
+        self._wake()
+
+    def _complete(self, *, reusable: bool = True) -> None:
+        if self._decoder is not None:
+            rest = self._decoder.flush()
+            if rest:
+                self._chunks.append(rest)
+        self.finished = True
+        self._stop_timer()
+        head = self.head
+        conn = self._conn
+        parser = self._parser
+        if reusable and head is not None and head.keep_alive and parser.reusable:
+            conn.pool.release(conn)
+        else:
+            conn.abort()
+        self._wake()
+
+    def _fail(self, error: Exception) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self._stop_timer()
+        self.error = error if isinstance(error, UpstreamError) else UpstreamUnavailable(str(error))
+        if not self._head_waiter.done():
+            self._head_waiter.set_exception(error)
+        self._conn.exchange = None
+        self._conn.abort()
+        self._wake()
+
+    def _due(self) -> float | None:
+        read_due = self._read_at + self._read_limit if self._read_limit else None
+        if read_due is None or (self._deadline is not None and self._deadline < read_due):
+            return self._deadline
+        return read_due
+
+    def _check_timeout(self) -> None:
+        self._timer = None
+        if self.finished:
+            return
+        now = self._loop.time()
+        due = self._due()
+        if due is not None and due > now:
+            self._timer = self._loop.call_at(due, self._check_timeout)
+            return
+        self._fail(UpstreamTimeout("The upstream did not answer in time."))
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class HostPool:
+    """The connections to one scheme://host:port: idle ones kept, new ones capped."""
+
+    def __init__(self, client: H1Client, key: HostKey, limit: int) -> None:
+        self._client = client
+        self.key = key
+        self.idle: deque[Connection] = deque()
+        self.open = 0
+        self.limit = limit
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def release(self, conn: Connection) -> None:
+        conn.exchange = None
+        conn.used = True
+        conn.idle_since = self._client.loop.time()
+        self.idle.append(conn)
+        self._wake_one()
+
+    def forget(self, conn: Connection) -> None:
+        self.open -= 1
+        with contextlib.suppress(ValueError):
+            self.idle.remove(conn)
+        self._wake_one()
+
+    def take_idle(self, now: float) -> Connection | None:
+        idle = self.idle
+        while idle:
+            conn = idle.pop()
+            if not conn.closed and now - conn.idle_since < KEEPALIVE_S:
+                return conn
+            conn.abort()
+        return None
+
+    @property
+    def full(self) -> bool:
+        return bool(self.limit) and self.open >= self.limit
+
+    async def wait(self) -> None:
+        """Until a connection comes back idle or closes."""
+        waiter = self._client.loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+
+class H1Client:
+    """Sends `(method, url, headers, body)` and answers with an `H1Response`."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        limit_per_host: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.loop = loop
+        self._limit = limit_per_host
+        self._ssl = ssl_context
+        self._pools: dict[HostKey, HostPool] = {}
+        self._targets: dict[str, Target] = {}
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        limits: ClientTimeout,
+    ) -> H1Response:
+        target = self._target(url)
+        payload = encode_request(method, target, headers, body)
+        pool = self._pool(target)
+        try:
+            return await self._send(pool, target, payload, limits, method == "HEAD")
+        except _Stale:
+            return await self._send(pool, target, payload, limits, method == "HEAD", fresh=True)
+
+    async def close(self) -> None:
+        for pool in list(self._pools.values()):
+            while pool.idle:
+                pool.idle.pop().abort()
+        self._pools.clear()
+
+    async def _send(
+        self,
+        pool: HostPool,
+        target: Target,
+        payload: bytes,
+        limits: ClientTimeout,
+        no_body: bool,
+        *,
+        fresh: bool = False,
+    ) -> H1Response:
+        conn = await self._checkout(pool, target, limits, fresh=fresh)
+        exchange = Exchange(conn, self.loop, limits, no_body=no_body)
+        conn.exchange = exchange
+        assert conn.transport is not None
+        conn.transport.write(payload)
+        try:
+            head = await exchange.response_head()
+        except BaseException:
+            exchange.close()
+            raise
+        return H1Response(head.status, head.headers, exchange)
+
+    async def _checkout(
+        self, pool: HostPool, target: Target, limits: ClientTimeout, *, fresh: bool
+    ) -> Connection:
+        """An idle connection (unless `fresh`), else a new one once the host's cap allows."""
+        while True:
+            conn = None if fresh else pool.take_idle(self.loop.time())
+            if conn is not None:
+                return conn
+            if fresh and pool.idle and pool.full:
+                pool.idle.pop().abort()  # make room: idle ones may be as stale as the last
+            if not pool.full:
+                return await self._connect(pool, target, limits)
+            await pool.wait()
+
+    async def _connect(self, pool: HostPool, target: Target, limits: ClientTimeout) -> Connection:
+        pool.open += 1
+        conn = Connection(pool)
+        try:
+            async with asyncio.timeout(limits.connect or limits.total):
+                await self.loop.create_connection(
+                    lambda: conn,
+                    target.host,
+                    target.port,
+                    ssl=self._tls() if target.tls else None,
+                    server_hostname=target.host if target.tls else None,
+                )
+        except TimeoutError:
+            conn.abort()
+            raise UpstreamTimeout("The upstream did not accept a connection in time.") from None
+        except (OSError, ssl.SSLError) as exc:
+            conn.abort()
+            name = type(exc).__name__
+            raise UpstreamUnavailable(f"The upstream could not be reached: {name}.") from exc
+        except BaseException:
+            conn.abort()
+            raise
+        return conn
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return self._ssl
+
+    def _pool(self, target: Target) -> HostPool:
+        key = (target.scheme, target.host, target.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = HostPool(self, key, self._limit)
+        return pool
+
+    def _target(self, url: str) -> Target:
+        target = self._targets.get(url)
+        if target is None:
+            try:
+                target = parse_target(url)
+            except WireError as exc:
+                raise UpstreamUnavailable(f"The channel URL is unusable: {exc}") from None
+            if len(self._targets) >= _TARGET_CACHE:
+                self._targets.clear()
+            self._targets[url] = target
+        return target
+
+
+class H1Response:
+    """`gateway.upstream.UpstreamResponse` over an `Exchange`."""
+
+    __slots__ = ("_exchange", "headers", "status")
+
+    def __init__(self, status: int, headers: CIMultiDictProxy[str], exchange: Exchange) -> None:
+        self.status = status
+        self.headers: Mapping[str, str] = headers
+        self._exchange = exchange
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self._exchange.chunks()
+
+    async def read(self) -> bytes:
+        return await self._exchange.read()
+
+    def close(self) -> None:
+        self._exchange.close()
