@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal
 
 from adapters.base import Channel, ChatAdapter, ChatResult, StreamMeter, UpstreamRequest
@@ -34,6 +35,8 @@ class ChannelOptions:
     @classmethod
     def of(cls, channel: Channel) -> ChannelOptions:
         options = channel.options
+        if not options:  # most channels: no options, nothing to read
+            return _NO_OPTIONS
         headers = options.get("headers")
         drop = options.get("drop_fields")
         reasoning = options.get("reasoning")
@@ -46,6 +49,15 @@ class ChannelOptions:
             reasoning=reasoning if reasoning in ("split", "merge") else None,
             function_call_simulate=options.get("function_call_simulate") is True,
         )
+
+
+_NO_OPTIONS = ChannelOptions(
+    headers=MappingProxyType({}),
+    drop_fields=(),
+    max_tokens=None,
+    reasoning=None,
+    function_call_simulate=False,
+)
 
 
 def _positive_int(value: object) -> int | None:
