@@ -171,43 +171,64 @@ class ResponseParser:
     def _step(self, data: bytes, pos: int, end: int, out: list[bytes]) -> int:
         """Consume from `pos`; the next position, or -(start + 1) to wait for more bytes."""
         state = self._state
-        if state in (_CHUNK_DATA, _LENGTH):
+        if state == _LENGTH:
             take = min(self._remaining, end - pos)
             out.append(data[pos : pos + take] if take < end or pos else data)
             self._remaining -= take
             if not self._remaining:
-                self._state = _CHUNK_END if state == _CHUNK_DATA else _DONE
+                self._state = _DONE
             return pos + take
         if state == _UNTIL_CLOSE:
             out.append(data[pos:] if pos else data)
             return end
         if state == _HEAD:
             return self._read_head(data, pos)
-        line_end = data.find(_CRLF, pos)
-        if line_end < 0:
-            if end - pos > MAX_LINE_BYTES:
-                raise WireError("a chunk-size or trailer line is too long")
-            return -pos - 1
-        if state == _CHUNK_SIZE:
-            self._chunk_size(data[pos:line_end])
-        elif state == _CHUNK_END:
-            if line_end != pos:
-                raise WireError("a chunk is longer than its size")
-            self._state = _CHUNK_SIZE
-        elif line_end == pos:  # _TRAILERS: the empty line ends them
-            self._state = _DONE
-        return line_end + 2
+        return self._chunked(data, pos, end, out)
+
+    def _chunked(self, data: bytes, pos: int, end: int, out: list[bytes]) -> int:
+        """Chunks, one after another, in one loop: an SSE stream is mostly framing."""
+        while pos < end:
+            state = self._state
+            if state == _CHUNK_DATA:
+                take = min(self._remaining, end - pos)
+                out.append(data[pos : pos + take])
+                pos += take
+                self._remaining -= take
+                if not self._remaining:
+                    self._state = _CHUNK_END
+                continue
+            if state == _CHUNK_END:
+                if end - pos < 2:
+                    return -pos - 1
+                if data[pos] != 13 or data[pos + 1] != 10:  # CR LF
+                    raise WireError("a chunk is longer than its size")
+                pos += 2
+                self._state = _CHUNK_SIZE
+                continue
+            line_end = data.find(_CRLF, pos)
+            if line_end < 0:
+                if end - pos > MAX_LINE_BYTES:
+                    raise WireError("a chunk-size or trailer line is too long")
+                return -pos - 1
+            if state == _CHUNK_SIZE:
+                self._chunk_size(data[pos:line_end])
+            elif line_end == pos:  # _TRAILERS: the empty line ends them
+                self._state = _DONE
+                return line_end + 2
+            pos = line_end + 2
+        return pos
 
     def _chunk_size(self, line: bytes) -> None:
-        text = line.split(b";", 1)[0].strip()
+        if b";" in line:
+            line = line.split(b";", 1)[0]
+        text = line.strip()
+        if not text.isalnum():  # int() would also take signs, underscores and spaces
+            raise WireError(f"bad chunk size {line[:20]!r}")
         try:
-            size = int(text, 16)
+            self._remaining = int(text, 16)
         except ValueError:
             raise WireError(f"bad chunk size {line[:20]!r}") from None
-        if size < 0 or not text.isalnum():
-            raise WireError(f"bad chunk size {line[:20]!r}")
-        self._remaining = size
-        self._state = _CHUNK_DATA if size else _TRAILERS
+        self._state = _CHUNK_DATA if self._remaining else _TRAILERS
 
     def _read_head(self, data: bytes, pos: int) -> int:
         head_end = data.find(_HEAD_END, pos)
