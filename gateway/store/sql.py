@@ -326,19 +326,20 @@ class SqlStore(abc.ABC):
                     raise
 
     async def _insert_usage_batch(self, records: Sequence[UsageRecord]) -> int:
-        """One `executemany` of the records not stored yet; `_Raced` if someone was quicker."""
+        """One `executemany` of the whole batch; `_Raced` unless every row was new.
+
+        A batch is almost always new (duplicates come only from a spool replayed after an
+        outage, or a racing writer), so no query looks for known ids first: a short count
+        rolls the batch back, and the row-by-row path sorts out which rows are ours.
+        """
         sql = self._insert_ignore_sql("usage_log", codec.USAGE_COLUMNS, ("request_id",))
+        unique = list({r.request_id: r for r in records}.values())
         async with self._transaction() as conn:
-            known = await self._known_request_ids(conn, [r.request_id for r in records])
-            inserted = list(
-                {r.request_id: r for r in records if r.request_id not in known}.values()
-            )
-            if inserted:
-                params = [codec.usage_params(r) for r in inserted]
-                if await conn.execute_many(sql, params) != len(inserted):
-                    raise _Raced  # rolls back: which rows were ours is unknown
-            await self._add_month_costs(conn, inserted)
-        return len(inserted)
+            params = [codec.usage_params(r) for r in unique]
+            if await conn.execute_many(sql, params) != len(unique):
+                raise _Raced  # rolls back: which rows were ours is unknown
+            await self._add_month_costs(conn, unique)
+        return len(unique)
 
     async def _insert_usage_rows(self, records: Sequence[UsageRecord]) -> int:
         """Row by row, so each row's own count says whether it was inserted here."""
@@ -351,15 +352,6 @@ class SqlStore(abc.ABC):
     async def _add_month_costs(self, conn: Conn, inserted: Sequence[UsageRecord]) -> None:
         for (code, month), amount in _month_totals(inserted).items():
             await self._add_month_cost(conn, code, month, amount)
-
-    async def _known_request_ids(self, conn: Conn, request_ids: list[str]) -> set[str]:
-        known: set[str] = set()
-        for start in range(0, len(request_ids), 500):
-            chunk = request_ids[start : start + 500]
-            marks = _placeholders(len(chunk))
-            sql = f"SELECT request_id FROM usage_log WHERE request_id IN ({marks})"
-            known.update(str(row[0]) for row in await conn.fetch(sql, chunk))
-        return known
 
     async def list_usage(self, limit: int = 100) -> list[UsageRecord]:
         """The latest records, newest first."""
