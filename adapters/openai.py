@@ -9,6 +9,7 @@ byte search says they may carry one of those.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import time
@@ -26,7 +27,7 @@ from adapters.errors import (
     UpstreamRateLimited,
     UpstreamServerError,
 )
-from adapters.sse import SSESplitter, event_data
+from adapters.sse import event_data, lf_event_bounds, lf_events_end, split_events
 
 # 4xx answers that say the request itself is wrong: the client's fault, not retried.
 CLIENT_FAULT_STATUSES = frozenset({400, 404, 413, 422})
@@ -44,6 +45,9 @@ _METER_MARKERS = (
     b'"finish_reason": "',
     b'"error"',
 )
+# What a CR-free buffer is searched for once the content has started (see `_relay_lf`).
+_WATCHED = (*_METER_MARKERS, _DONE)
+_WATCHED_SLOTS = tuple(enumerate(_WATCHED))
 
 
 class OpenAIAdapter:
@@ -260,9 +264,16 @@ class OpenAIStreamMeter:
     is metered but hidden.
     """
 
+    # Cost follows the events worth reading, not all events: a buffer without `\r` (nearly
+    # every upstream) is not split once content has started; a byte search finds the few
+    # events that may carry usage, a finish, an error or [DONE], only those are parsed, and
+    # the bytes between them go out as one slice (the input itself when nothing is hidden).
+    # Until then every event is parsed, to see the first content. CR framings take the
+    # general path: split, then read each event.
+
     __slots__ = (
         "_hide_usage_chunk",
-        "_splitter",
+        "_tail",
         "done",
         "error",
         "finish_reason",
@@ -272,7 +283,7 @@ class OpenAIStreamMeter:
 
     def __init__(self, *, hide_usage_chunk: bool) -> None:
         self._hide_usage_chunk = hide_usage_chunk
-        self._splitter = SSESplitter()
+        self._tail = b""  # an incomplete event, held until its blank line arrives
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.started = False
@@ -280,17 +291,64 @@ class OpenAIStreamMeter:
         self.error: str | None = None
 
     def feed(self, data: bytes) -> bytes:
-        if self.started and self._splitter.empty and _plain(data):
-            return data  # whole events with nothing to meter: forwarded as they came
-        events = self._splitter.feed(data)
+        buffer = self._tail + data if self._tail else data
+        if b"\r" in buffer:
+            return self._relay_split(buffer)
+        end = lf_events_end(buffer)
+        self._tail = buffer[end:]
+        return self._relay_lf(buffer, end)
+
+    def close(self) -> bytes:
+        """The unterminated tail of the stream, metered, if it is to be forwarded."""
+        rest, self._tail = self._tail, b""
+        return rest if rest and self._forward(rest) else b""
+
+    def _relay_split(self, buffer: bytes) -> bytes:
+        events, end = split_events(buffer)
+        self._tail = buffer[end:]
         if len(events) == 1:
             return events[0] if self._forward(events[0]) else b""
         return b"".join([event for event in events if self._forward(event)])
 
-    def close(self) -> bytes:
-        """The unterminated tail of the stream, metered, if it is to be forwarded."""
-        rest = self._splitter.flush()
-        return rest if rest and self._forward(rest) else b""
+    def _relay_lf(self, buffer: bytes, end: int) -> bytes:
+        """`buffer[:end]`, whole LF-framed events, less those not to be forwarded."""
+        hidden: list[tuple[int, int]] = []
+        start = 0
+        while not self.started and start < end:
+            stop = buffer.find(b"\n\n", start) + 2
+            if not self._forward(buffer[start:stop]):
+                hidden.append((start, stop))
+            start = stop
+        hits = _watched_hits(buffer, start, end)
+        if hits:
+            self._meter_hits(buffer, start, end, hits, hidden)
+        return _cut(buffer, end, hidden)
+
+    def _meter_hits(
+        self,
+        buffer: bytes,
+        start: int,
+        end: int,
+        hits: list[tuple[int, int]],
+        hidden: list[tuple[int, int]],
+    ) -> None:
+        """Meter, in order, the events of `buffer[start:end]` that hold a hit.
+
+        `hits` holds the next hit of each pattern, as a heap; a pattern is searched again
+        only once its hit is behind, so the buffer is read about once per pattern.
+        """
+        heapq.heapify(hits)
+        while hits:
+            index, slot = hits[0]
+            if index >= start:
+                first, start = lf_event_bounds(buffer, start, index)
+                if not self._forward(buffer[first:start]):
+                    hidden.append((first, start))
+            index = buffer.find(_WATCHED[slot], start, end)
+            if index < 0:
+                heapq.heappop(hits)
+            else:
+                heapq.heapreplace(hits, (index, slot))
 
     def _forward(self, raw_event: bytes) -> bool:
         payload = event_data(raw_event)
@@ -299,7 +357,7 @@ class OpenAIStreamMeter:
         if payload == _DONE:
             self.done = True
             return True
-        if self.started and not any(marker in payload for marker in _METER_MARKERS):
+        if self.started and not _may_meter(payload):
             return True
         try:
             chunk = orjson.loads(payload)
@@ -334,18 +392,35 @@ class OpenAIStreamMeter:
                 self.started = any(value for key, value in delta.items() if key != "role")
 
 
-def _plain(data: bytes) -> bool:
-    """Whole LF-framed events none of which may carry usage, a finish, an error or [DONE]."""
-    return (
-        data.endswith(b"\n\n")
-        and b"\r" not in data
-        and _DONE not in data
-        and b'"usage":{' not in data
-        and b'"usage": {' not in data
-        and b'"finish_reason":"' not in data
-        and b'"finish_reason": "' not in data
-        and b'"error"' not in data
-    )
+def _may_meter(payload: bytes) -> bool:
+    # A loop, not `any(...)`: no generator per event on the hot path (2x faster here).
+    for marker in _METER_MARKERS:  # noqa: SIM110
+        if marker in payload:
+            return True
+    return False
+
+
+def _watched_hits(buffer: bytes, start: int, end: int) -> list[tuple[int, int]]:
+    """(position, slot in `_WATCHED`) of each pattern's first hit in `buffer[start:end]`."""
+    hits: list[tuple[int, int]] = []
+    for slot, pattern in _WATCHED_SLOTS:
+        index = buffer.find(pattern, start, end)
+        if index >= 0:
+            hits.append((index, slot))
+    return hits
+
+
+def _cut(buffer: bytes, end: int, hidden: list[tuple[int, int]]) -> bytes:
+    """`buffer[:end]` without the `hidden` spans (in order); `buffer` itself when it can."""
+    if not hidden:
+        return buffer if end == len(buffer) else buffer[:end]
+    kept: list[bytes] = []
+    start = 0
+    for first, stop in hidden:
+        kept.append(buffer[start:first])
+        start = stop
+    kept.append(buffer[start:end])
+    return b"".join(kept)
 
 
 def _stream_error(error: object) -> str:

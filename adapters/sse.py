@@ -12,6 +12,10 @@ event is held until the next byte shows whether a `\\n` follows, so an event spl
 `\\r\\n\\r\\n` comes out identical. After `\\r\\r` (a CR-only stream) the event is released at
 once: a following `\\n` would merely open the next event with an empty line, which dispatches
 nothing.
+
+A relay that reads only a few events can skip the split: in a buffer without `\\r`,
+`lf_events_end` and `lf_event_bounds` give the same event bounds as the split would, from a
+byte search's hit.
 """
 
 from __future__ import annotations
@@ -32,22 +36,52 @@ class SSESplitter:
 
     def feed(self, data: bytes) -> list[bytes]:
         buffer = self._buffer + data if self._buffer else data
-        if b"\r" in buffer:
-            events, end = _split_general(buffer)
-        else:
-            events, end = _split_lf(buffer)
+        events, end = split_events(buffer)
         self._buffer = buffer[end:]
         return events
-
-    @property
-    def empty(self) -> bool:
-        """No partial event is buffered."""
-        return not self._buffer
 
     def flush(self) -> bytes:
         """Return and forget the bytes of an unterminated last event."""
         rest, self._buffer = self._buffer, b""
         return rest
+
+
+def split_events(buffer: bytes) -> tuple[list[bytes], int]:
+    """The whole events at the start of `buffer`, and where the incomplete rest begins."""
+    if b"\r" in buffer:
+        return _split_general(buffer)
+    return _split_lf(buffer)
+
+
+def lf_events_end(buffer: bytes) -> int:
+    """Where the whole events at the start of a buffer without `\\r` end."""
+    blank = buffer.rfind(_LF_LF)
+    return 0 if blank < 0 else _paired_end(buffer, 0, blank)
+
+
+def lf_event_bounds(buffer: bytes, start: int, index: int) -> tuple[int, int]:
+    """Start and end of the whole event holding `buffer[index]`, in a buffer without `\\r`.
+
+    `start` is the start of an event at or before `index`; `buffer[index]` is not `\\n` and
+    its event is complete (it ends at or before `lf_events_end(buffer)`).
+    """
+    blank = buffer.rfind(_LF_LF, start, index)
+    first = start if blank < 0 else _paired_end(buffer, start, blank)
+    return first, buffer.find(_LF_LF, index) + 2
+
+
+def _paired_end(buffer: bytes, start: int, blank: int) -> int:
+    """Where the events ended by the newlines up to `blank + 2` end (`start`: an event's).
+
+    Events end at the non-overlapping `\\n\\n` found from the left, as `bytes.split` finds
+    them, and `buffer[blank : blank + 2]` is the last `\\n\\n` of its run of newlines. The
+    run's newlines pair up from its first one (or from `start`); an odd one left over opens
+    the next event.
+    """
+    run = blank
+    while run > start and buffer[run - 1] == 0x0A:  # three newlines or more: rare
+        run -= 1
+    return run + (blank + 2 - run) // 2 * 2
 
 
 def _split_lf(buffer: bytes) -> tuple[list[bytes], int]:

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from email.utils import formatdate
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -352,16 +350,8 @@ def test_meter_relays_malformed_json_untouched() -> None:
     assert meter.feed(bad) == bad
 
 
-def test_meter_parses_only_events_that_may_carry_metering(monkeypatch: pytest.MonkeyPatch) -> None:
-    parsed: list[bytes] = []
-    loads: Callable[[bytes], Any] = orjson.loads
-
-    def counting_loads(data: bytes) -> Any:
-        parsed.append(data)
-        return loads(data)
-
-    fake = SimpleNamespace(loads=counting_loads, JSONDecodeError=orjson.JSONDecodeError)
-    monkeypatch.setattr("adapters.openai.orjson", fake)
+def test_meter_parses_only_events_that_may_carry_metering(parsed_payloads: list[bytes]) -> None:
+    parsed = parsed_payloads
     contents = [chunk({"content": f"token {index}"}) for index in range(50)]
     meter = OpenAIStreamMeter(hide_usage_chunk=True)
     run(meter, [chunk({"role": "assistant", "content": ""}), *contents, *STREAM[4:]])

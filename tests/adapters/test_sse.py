@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from adapters.sse import SSESplitter, event_data
+from adapters.sse import SSESplitter, event_data, lf_event_bounds, lf_events_end, split_events
 
 LF_EVENTS = [
     b'data: {"a":1}\n\n',
@@ -127,3 +127,26 @@ def test_extra_blank_lines_are_kept_as_empty_events() -> None:
 )
 def test_event_data(raw: bytes, data: bytes | None) -> None:
     assert event_data(raw) == data
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"".join(LF_EVENTS),
+        b"\ndata: a\n\n\ndata: b\n\n\n\n\ndata: c\n\n\n\n: x\ndata: d\n",
+        b"\n\n\n" + b"".join(LF_EVENTS) + b"\n\n\ndata: tail",
+        b"data: unterminated\n",
+        b"",
+    ],
+)
+def test_lf_bounds_agree_with_the_split(stream: bytes) -> None:
+    events, end = split_events(stream)
+    assert lf_events_end(stream) == end
+    start = 0
+    for event in events:
+        stop = start + len(event)
+        for index in range(start, stop):
+            if stream[index] != 0x0A:
+                assert lf_event_bounds(stream, 0, index) == (start, stop), index
+                assert lf_event_bounds(stream, start, index) == (start, stop), index
+        start = stop
