@@ -45,3 +45,10 @@ LOGIN = web.AppKey["Login"]("login")  # console login: providers, cookies, throt
 APIKEY = web.RequestKey["ApiKey"]("apikey")
 REQUEST_ID = web.RequestKey[str]("request_id")
 TIMING = web.RequestKey["Timing"]("timing")  # set by the observe middleware
+
+if TYPE_CHECKING:
+    from ratelimit import ScriptClient  # noqa: F401
+
+# The request path's Redis scripts (key checks, channel slots, routing bus): the lean
+# `FastRedis` on a plain Redis, the shared `RedisCluster` on a cluster; None without Redis.
+REDIS_SCRIPTS = web.AppKey["ScriptClient | None"]("redis_scripts")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.errors import QuotaExceeded, RateLimited, ServiceUnavailable
-from gateway.keys import LIMITS, REDIS, SETTINGS, STORE, USAGE
+from gateway.keys import LIMITS, REDIS_SCRIPTS, SETTINGS, STORE, USAGE
 from gateway.quota import QuotaBook
 from gateway.routing.outbox import Outbox
 from gateway.routing.slots import Circuit
@@ -158,7 +158,7 @@ class KeyLimits:
 
 async def _limits_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS].limits
-    client = app[REDIS]
+    client = app[REDIS_SCRIPTS]
     outbox = Outbox()
     outbox.start()
     quota = QuotaBook()

@@ -29,7 +29,7 @@ from adapters.errors import UpstreamError
 from gateway import redisconn
 from gateway.catalog import Catalog, Route
 from gateway.errors import InvalidRequest, NotFound
-from gateway.keys import CATALOG, REDIS, ROUTER, SETTINGS
+from gateway.keys import CATALOG, REDIS_SCRIPTS, ROUTER, SETTINGS
 from gateway.routing.bus import Bus, Listener
 from gateway.routing.health import Health, HealthPolicy
 from gateway.routing.outbox import Outbox
@@ -244,7 +244,7 @@ def client_gone(request: web.Request) -> Callable[[], bool]:
 
 def build_router(app: web.Application, outbox: Outbox) -> Router:
     settings: Settings = app[SETTINGS]
-    redis = app[REDIS]
+    redis = app[REDIS_SCRIPTS]
     process = os.urandom(6).hex()
     queues = Queues(depth=settings.queue.depth, poll_s=settings.queue.poll_s)
     health = Health(_policy(settings))

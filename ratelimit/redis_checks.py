@@ -40,8 +40,8 @@ from ratelimit.base import (
     validate_tokens,
 )
 from ratelimit.redis import (
-    RedisClient,
     RedisLeases,
+    ScriptClient,
     lease_key,
     micros,
     rate_key,
@@ -61,7 +61,7 @@ _Applied = tuple[Sequence[Check], list[Any]]
 class RedisKeyChecks:
     """``KeyChecks`` over Redis or Redis Cluster; shares its keys with ``RedisLeases``."""
 
-    def __init__(self, client: RedisClient, *, leases: RedisLeases | None = None) -> None:
+    def __init__(self, client: ScriptClient, *, leases: RedisLeases | None = None) -> None:
         self._cluster = isinstance(client, RedisCluster)
         self._leases = leases or RedisLeases(client)
         self._check = client.register_script(lua.CHECK)
@@ -91,7 +91,10 @@ class RedisKeyChecks:
 
     async def release(self, checks: Sequence[Check]) -> None:
         held = [check for check in checks if check.concurrency]
-        await asyncio.gather(*(self._leases.release(c.key, c.lease_id) for c in held))
+        if len(held) == 1:  # the usual case: no gather, no task
+            await self._leases.release(held[0].key, held[0].lease_id)
+        elif held:
+            await asyncio.gather(*(self._leases.release(c.key, c.lease_id) for c in held))
 
     async def reserve(self, key: str, tokens: int, limit_per_min: int) -> Decision:
         """Reserve ``tokens`` of the key's tokens-per-minute budget before a request."""

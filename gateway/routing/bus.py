@@ -11,9 +11,11 @@ listening (starting, or reconnecting after a Redis outage) reads the running coo
 its channels when it (re)subscribes. Each process keeps its own copy of the cooldowns: the
 request path never asks Redis about health. A process ignores its own messages.
 
-Pub/sub uses its own plain connection (on Redis Cluster: to the seed node of the URL; a
-classic PUBLISH reaches every node). Lost messages cost a wake-up, never correctness: the
-queue re-polls, and cooldowns are re-read on every reconnect.
+Cooldowns are written and read by scripts through the request path's script client (the
+lean `FastRedis` on a plain Redis). Pub/sub uses its own plain redis-py connection (on
+Redis Cluster: to the seed node of the URL; a classic PUBLISH reaches every node). Lost
+messages cost a wake-up, never correctness: the queue re-polls, and cooldowns are re-read
+on every reconnect.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.routing.quietlog import QuietLog
-from ratelimit import RedisClient
-from ratelimit.redis import run_script, store_errors
+from ratelimit import ScriptClient
+from ratelimit.redis import run_script
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
 end
 return 0
 """
+
+#: KEYS: cooldown key -> its PTTL (a script, so that every script client can run it).
+PTTL = "return redis.call('PTTL', KEYS[1])"
 
 
 def cool_key(code: str) -> str:
@@ -91,17 +96,17 @@ def dispatch(data: bytes, process: str, listener: Listener) -> None:
 class Bus:
     def __init__(
         self,
-        client: RedisClient,
+        client: ScriptClient,
         pubsub_client: Callable[[], Redis],
         *,
         process: str,
         listener: Listener,
     ) -> None:
-        self._client = client
         self._pubsub_client = pubsub_client
         self.process = process
         self._listener = listener
         self._cool = client.register_script(COOL)
+        self._pttl = client.register_script(PTTL)
         self._log = QuietLog(log)
         self.connected = False
 
@@ -113,11 +118,10 @@ class Bus:
     async def running_cooldowns(self, codes: Iterable[str]) -> dict[str, float]:
         """Seconds left of every running cooldown among `codes`."""
         left: dict[str, float] = {}
-        with store_errors():
-            for code in codes:
-                ms = await self._client.pttl(cool_key(code))
-                if ms > 0:
-                    left[code] = ms / 1000
+        for code in codes:
+            ms = await run_script(self._pttl, [cool_key(code)], [])
+            if ms > 0:
+                left[code] = ms / 1000
         return left
 
     async def listen_forever(self) -> None:

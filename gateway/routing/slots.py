@@ -35,7 +35,7 @@ from gateway.errors import ServiceUnavailable
 from gateway.routing.bus import CHANNEL, freed
 from gateway.routing.outbox import Outbox
 from gateway.routing.quietlog import QuietLog
-from ratelimit import Clock, MemoryLeases, RateLimitStoreError, RedisClient, RedisLeases
+from ratelimit import Clock, MemoryLeases, RateLimitStoreError, RedisLeases, ScriptClient
 from ratelimit.redis import lease_key, run_script
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def slot_id(code: str) -> str:
 class RedisSlots:
     """Leases in Redis, with a release that tells the other processes."""
 
-    def __init__(self, client: RedisClient, process: str) -> None:
+    def __init__(self, client: ScriptClient, process: str) -> None:
         self.leases = RedisLeases(client)
         self._release = client.register_script(RELEASE)
         self._process = process

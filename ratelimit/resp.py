@@ -1,0 +1,139 @@
+"""RESP2, the Redis wire format, without I/O: encode commands, parse replies incrementally.
+
+    encode(["EVALSHA", sha, 1, "key", 5])  ->  b"*5\\r\\n$7\\r\\nEVALSHA\\r\\n..."
+    parser = Parser(); parser.feed(chunk)  ->  the replies completed by `chunk`, in order
+
+Replies decode like redis-py without ``decode_responses``: a bulk or simple string is
+``bytes``, an integer ``int``, an array a ``list``, a null bulk string or array ``None``.
+An error reply is an ``Error`` value, not raised: the caller decides what it means.
+
+The parser scans with ``bytes.find`` and slices, never byte by byte. Invariant: bytes before
+``_pos`` are consumed; an array whose elements have not all arrived waits on ``_stack`` with
+the elements parsed so far, so a reply split over many chunks is never parsed twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TypeAlias
+
+Arg: TypeAlias = "bytes | str | int | float"
+Reply: TypeAlias = "bytes | int | Error | list[Reply] | None"
+
+_CRLF = b"\r\n"
+_BULK, _ARRAY, _INT, _SIMPLE, _ERROR = b"$*:+-"
+
+
+class ProtocolError(Exception):
+    """The peer sent bytes that are not RESP2: the connection cannot be trusted any more."""
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """An error reply, e.g. ``Error("NOSCRIPT No matching script. Please use EVAL.")``."""
+
+    message: str
+
+    @property
+    def code(self) -> str:
+        """The error's first word (``ERR``, ``NOSCRIPT``, ``WRONGPASS``...)."""
+        return self.message.partition(" ")[0]
+
+
+def encode_arg(arg: Arg) -> bytes:
+    if isinstance(arg, bytes):
+        data = arg
+    elif isinstance(arg, str):
+        data = arg.encode()
+    elif isinstance(arg, bool):  # a bool is an int, but what it means to Redis is unclear
+        raise TypeError("a Redis argument cannot be a bool; pass 0/1 or a string")
+    elif isinstance(arg, int):
+        data = b"%d" % arg
+    elif isinstance(arg, float):
+        data = repr(arg).encode()
+    else:
+        raise TypeError(f"a Redis argument is bytes, str, int or float, not {type(arg).__name__}")
+    return b"$%d\r\n%b\r\n" % (len(data), data)
+
+
+def encode_args(args: Iterable[Arg]) -> tuple[int, bytes]:
+    """How many arguments, and their bulk strings without the array header."""
+    parts: list[bytes] = []
+    for arg in args:  # the usual types inline: this runs for every argument of every call
+        if type(arg) is str:
+            data = arg.encode()
+        elif type(arg) is int:
+            data = b"%d" % arg
+        elif type(arg) is bytes:
+            data = arg
+        else:
+            parts.append(encode_arg(arg))
+            continue
+        parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return len(parts), b"".join(parts)
+
+
+def encode(args: Iterable[Arg]) -> bytes:
+    """One command (name and arguments) as a RESP2 array of bulk strings."""
+    count, body = encode_args(args)
+    return b"*%d\r\n%b" % (count, body)
+
+
+class Parser:
+    """Incremental reply parser: ``feed`` bytes as they arrive, get the complete replies."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._pos = 0
+        self._stack: list[tuple[list[Reply], int]] = []  # open arrays: items, size
+
+    def feed(self, data: bytes) -> list[Reply]:
+        buf = self._buf[self._pos :] + data if self._pos < len(self._buf) else data
+        try:
+            return self._parse(buf)
+        except ValueError as exc:  # a length or an integer that is not a number
+            raise ProtocolError(f"not a RESP2 reply: {exc}") from exc
+
+    def _parse(self, buf: bytes) -> list[Reply]:
+        pos, size, stack, replies = 0, len(buf), self._stack, []
+        item: Reply
+        while pos < size:
+            end = buf.find(_CRLF, pos)
+            if end < 0:
+                break
+            kind = buf[pos]
+            if kind == _BULK:
+                length = int(buf[pos + 1 : end])
+                if length < 0:
+                    item, pos = None, end + 2
+                else:
+                    stop = end + 2 + length
+                    if stop + 2 > size:
+                        break
+                    item, pos = buf[end + 2 : stop], stop + 2
+            elif kind == _INT:
+                item, pos = int(buf[pos + 1 : end]), end + 2
+            elif kind == _ARRAY:
+                length, pos = int(buf[pos + 1 : end]), end + 2
+                if length > 0:
+                    stack.append(([], length))
+                    continue
+                item = None if length < 0 else []
+            elif kind == _SIMPLE:
+                item, pos = buf[pos + 1 : end], end + 2
+            elif kind == _ERROR:
+                item, pos = Error(buf[pos + 1 : end].decode("utf-8", "replace")), end + 2
+            else:
+                raise ProtocolError(f"not a RESP2 reply: {bytes(buf[pos : pos + 20])!r}")
+            while stack:  # place the item in the innermost open array, closing full ones
+                items, length = stack[-1]
+                items.append(item)
+                if len(items) < length:
+                    break
+                stack.pop()
+                item = items
+            else:
+                replies.append(item)
+        self._buf, self._pos = (b"", 0) if pos == size else (buf, pos)
+        return replies

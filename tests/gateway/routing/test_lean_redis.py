@@ -1,0 +1,130 @@
+"""The request path's Redis scripts on the lean client, and the outbox that batches releases."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from pathlib import Path
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from gateway.keys import LIMITS, REDIS, REDIS_SCRIPTS
+from gateway.redisconn import make_client, script_client
+from gateway.routing.outbox import BATCH, Outbox
+from gateway.routing.slots import slot_id
+from gateway.settings import RedisSettings
+from ratelimit import FastRedis, RateLimitStoreError, RedisClient, RedisLeases
+from ratelimit.redis import lease_key
+from tests.gateway.routing.conftest import StartFake, channel, chat, eventually, gateway, router_of
+from tests.ratelimit.loopback import Loopback
+
+
+@pytest.mark.redis
+async def test_a_plain_redis_runs_the_request_path_on_the_lean_client(
+    tmp_path: Path,
+    start_fake: StartFake,
+    http: aiohttp.ClientSession,
+    redis: RedisClient,
+    redis_clean: str,
+) -> None:
+    slow = await start_fake(chunks=3, interval_s=0.05)
+    one = channel(slow.url, "ch-one", max_concurrency=1)
+    async with gateway(tmp_path, one, BELLA_REDIS_URL=redis_clean) as gw:
+        scripts = gw.app[REDIS_SCRIPTS]
+        assert isinstance(scripts, FastRedis)
+        assert isinstance(gw.app[REDIS], Redis)  # the rest of the gateway keeps redis-py
+        holder = asyncio.create_task(chat(http, gw.url, gw.key, stream=True))
+        key = lease_key(slot_id("ch-one"))
+        await eventually(lambda: _zcard(redis, key, 1))
+        assert (await holder).status == 200
+        await eventually(lambda: _zcard(redis, key, 0))  # released through the outbox
+        replies = await asyncio.gather(*(chat(http, gw.url, gw.key) for _ in range(4)))
+        assert {r.status for r in replies} == {200}
+        assert router_of(gw).slots.circuit.failures == 0
+        assert gw.app[LIMITS].circuit.failures == 0
+
+
+@pytest.mark.redis
+async def test_a_cluster_keeps_redis_py_for_the_scripts(redis_cluster_url: str) -> None:
+    settings = RedisSettings(url=redis_cluster_url)
+    shared = make_client(settings)
+    try:
+        assert script_client(settings, shared) is shared
+    finally:
+        await shared.aclose()
+    plain = RedisSettings(url="redis://127.0.0.1:1/0")
+    shared = make_client(plain)
+    scripts = script_client(plain, shared)
+    try:
+        assert isinstance(scripts, FastRedis)
+    finally:
+        await scripts.aclose()
+        await shared.aclose()
+
+
+async def _zcard(client: RedisClient, key: str, size: int) -> bool:
+    return int(await client.zcard(key)) == size
+
+
+async def test_the_outbox_starts_what_is_pending_together() -> None:
+    outbox, gate = Outbox(), asyncio.Event()
+    running, done = [0], [0]
+
+    async def op() -> None:
+        running[0] += 1
+        await gate.wait()
+        done[0] += 1
+
+    for _ in range(BATCH + 6):
+        outbox.post(op)
+    outbox.start()
+    await eventually(lambda: running[0] == BATCH)  # one batch at a time
+    await asyncio.sleep(0.02)
+    assert running[0] == BATCH
+    gate.set()
+    await outbox.close()
+    assert done[0] == BATCH + 6
+    assert outbox.pending == 0
+
+
+async def test_close_finishes_everything_posted_and_counts_failures() -> None:
+    outbox, done = Outbox(), []
+
+    async def ok(index: int) -> None:
+        await asyncio.sleep(0.001 * (index % 3))
+        done.append(index)
+
+    async def store_down() -> None:
+        raise RateLimitStoreError("ConnectionError: Redis is down")
+
+    async def broken() -> None:
+        raise ValueError("a bug")
+
+    outbox.start()
+    for index in range(10):
+        outbox.post(partial(ok, index))
+    outbox.post(store_down)
+    outbox.post(broken)
+    await asyncio.sleep(0)
+    outbox.post(partial(ok, 99))
+    await outbox.close()
+    assert sorted(done) == [*range(10), 99]
+    assert outbox.failed == 2
+
+
+async def test_releases_posted_together_leave_in_one_write() -> None:
+    async with Loopback(lambda commands: b":1\r\n" * len(commands)) as server:
+        client = FastRedis.from_url(server.url)
+        leases = RedisLeases(client)
+        outbox = Outbox()
+        try:
+            outbox.start()
+            for index in range(30):
+                outbox.post(partial(leases.release, f"k{index}", "r"))
+            await outbox.close()
+        finally:
+            await client.aclose()
+    assert [len(chunk) for chunk in server.chunks] == [30]
+    assert outbox.failed == 0
