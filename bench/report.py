@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from bench.wrk import WrkResult
 
 BASELINE = "bare"
-TARGET_RATIO = 0.8
+TARGET_RATIO = 0.8  # the gateway in embedded mode
+# Redis mode pays a round trip for the key check and one for the slot: its own target.
+TARGET_RATIOS = {"gateway+redis": 0.7}
 LOAD_BOUND = 0.9  # a load core this busy may be what limits a row, not the target
 # Target-core time not spent by the target. Loopback softirq work for the target's own
 # sockets lands partly there too, so only a clear excess is called interference.
@@ -65,8 +67,12 @@ class Ratio:
     valid: bool  # False when either run had errors: the ratio then means nothing
 
     @property
+    def wanted(self) -> float:
+        return TARGET_RATIOS.get(self.target, TARGET_RATIO)
+
+    @property
     def holds(self) -> bool:
-        return self.valid and self.value >= TARGET_RATIO
+        return self.valid and self.value >= self.wanted
 
     def describe(self) -> str:
         verdict = "holds" if self.holds else "MISSED"
@@ -74,7 +80,7 @@ class Ratio:
             verdict = "INVALID (errors in a run)"
         return (
             f"{self.scenario}: {self.target}/{BASELINE} = {self.value:.2f} "
-            f"(target ≥ {TARGET_RATIO}: {verdict})"
+            f"(target ≥ {self.wanted}: {verdict})"
         )
 
 

@@ -40,6 +40,16 @@ def test_ratio_is_per_scenario_against_the_bare_proxy() -> None:
     assert "MISSED" in ratios[1].describe()
 
 
+def test_redis_mode_has_its_own_target() -> None:
+    rows = [row("bare", 8000), row("gateway", 6000), row("gateway+redis", 6000)]
+    embedded, redis = report.ratios(rows)
+    assert (embedded.value, redis.value) == pytest.approx((0.75, 0.75))
+    assert not embedded.holds
+    assert "target ≥ 0.8" in embedded.describe()
+    assert redis.holds
+    assert "target ≥ 0.7: holds" in redis.describe()
+
+
 def test_a_run_with_errors_makes_its_ratio_invalid_and_is_reported() -> None:
     rows = [row("bare", 8000), row("gateway", 9000, non_2xx=12)]
     (ratio,) = report.ratios(rows)
