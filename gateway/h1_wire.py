@@ -186,49 +186,58 @@ class ResponseParser:
         return self._chunked(data, pos, end, out)
 
     def _chunked(self, data: bytes, pos: int, end: int, out: list[bytes]) -> int:
-        """Chunks, one after another, in one loop: an SSE stream is mostly framing."""
+        """Chunks, one after another, in one loop: an SSE stream is mostly framing.
+
+        The common case — a size line, the chunk and its CRLF all in hand — takes one pass.
+        """
         while pos < end:
             state = self._state
+            if state == _CHUNK_SIZE:
+                line_end = data.find(_CRLF, pos)
+                if line_end < 0:
+                    if end - pos > MAX_LINE_BYTES:
+                        raise WireError("a chunk-size or trailer line is too long")
+                    return -pos - 1
+                size = _chunk_size(data[pos:line_end])
+                pos = line_end + 2
+                if not size:
+                    self._state = _TRAILERS
+                    continue
+                self._remaining = size
+                state = self._state = _CHUNK_DATA
             if state == _CHUNK_DATA:
+                stop = pos + self._remaining
+                if stop + 2 <= end:  # the whole chunk and its CRLF are here
+                    if data[stop] != 13 or data[stop + 1] != 10:
+                        raise WireError("a chunk is longer than its size")
+                    out.append(data[pos:stop])
+                    pos = stop + 2
+                    self._state = _CHUNK_SIZE
+                    continue
                 take = min(self._remaining, end - pos)
                 out.append(data[pos : pos + take])
                 pos += take
                 self._remaining -= take
                 if not self._remaining:
                     self._state = _CHUNK_END
-                continue
-            if state == _CHUNK_END:
+            elif state == _CHUNK_END:
                 if end - pos < 2:
                     return -pos - 1
                 if data[pos] != 13 or data[pos + 1] != 10:  # CR LF
                     raise WireError("a chunk is longer than its size")
                 pos += 2
                 self._state = _CHUNK_SIZE
-                continue
-            line_end = data.find(_CRLF, pos)
-            if line_end < 0:
-                if end - pos > MAX_LINE_BYTES:
-                    raise WireError("a chunk-size or trailer line is too long")
-                return -pos - 1
-            if state == _CHUNK_SIZE:
-                self._chunk_size(data[pos:line_end])
-            elif line_end == pos:  # _TRAILERS: the empty line ends them
-                self._state = _DONE
-                return line_end + 2
-            pos = line_end + 2
+            else:  # _TRAILERS, dropped; the empty line ends them
+                line_end = data.find(_CRLF, pos)
+                if line_end < 0:
+                    if end - pos > MAX_LINE_BYTES:
+                        raise WireError("a trailer line is too long")
+                    return -pos - 1
+                if line_end == pos:
+                    self._state = _DONE
+                    return line_end + 2
+                pos = line_end + 2
         return pos
-
-    def _chunk_size(self, line: bytes) -> None:
-        if b";" in line:
-            line = line.split(b";", 1)[0]
-        text = line.strip()
-        if not text.isalnum():  # int() would also take signs, underscores and spaces
-            raise WireError(f"bad chunk size {line[:20]!r}")
-        try:
-            self._remaining = int(text, 16)
-        except ValueError:
-            raise WireError(f"bad chunk size {line[:20]!r}") from None
-        self._state = _CHUNK_DATA if self._remaining else _TRAILERS
 
     def _read_head(self, data: bytes, pos: int) -> int:
         head_end = data.find(_HEAD_END, pos)
@@ -262,6 +271,17 @@ class ResponseParser:
         return _LENGTH if self._remaining else _DONE
 
 
+def _chunk_size(line: bytes) -> int:
+    """A chunk-size line's size; its extensions (after `;`) are ignored."""
+    text = line.split(b";", 1)[0].strip() if b";" in line else line
+    if not text.isalnum():  # int() would also take signs, underscores and spaces
+        raise WireError(f"bad chunk size {line[:20]!r}")
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise WireError(f"bad chunk size {line[:20]!r}") from None
+
+
 def parse_head(raw: bytes) -> ResponseHead:
     """A response head (status line and header lines, without the blank line)."""
     lines = raw.decode("latin-1").split("\r\n")
@@ -269,12 +289,13 @@ def parse_head(raw: bytes) -> ResponseHead:
     code, _, reason = rest.partition(" ")
     if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdigit():
         raise WireError(f"bad status line {lines[0][:60]!r}")
-    headers: CIMultiDict[str] = CIMultiDict()
+    pairs = []
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip():
             raise WireError(f"bad header line {line[:60]!r}")
-        headers.add(name, value.strip())
+        pairs.append((name, value.strip()))
+    headers = CIMultiDict(pairs)
     connection = headers.get("Connection", "").lower()
     keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
     return ResponseHead(int(code), reason, CIMultiDictProxy(headers), keep_alive)
