@@ -33,7 +33,8 @@ async def metered(
     request: web.Request, key: ApiKey, call: Call, serve: Callable[[], Awaitable[T]]
 ) -> T:
     """Run `serve` within the key's limits; record the call once, however it ends."""
-    limits = request.app[LIMITS]
+    app = request.app
+    limits = app[LIMITS]
     try:
         admission = await limits.admit(key, call.request_id)
         try:
@@ -47,15 +48,16 @@ async def metered(
         call.fail(*cancelled_status(request))
         raise
     finally:
-        request.app[USAGE].record(call.record())
+        app[USAGE].record(call.record())
 
 
 async def dispatch(
     request: web.Request, call: Call, key: ApiKey, attempt: Callable[[Route], Awaitable[T]]
 ) -> T:
     """`attempt` on the routed channels in order, each holding its slot, until one answers."""
-    router = request.app[ROUTER]
-    settings = request.app[SETTINGS]
+    app = request.app
+    router = app[ROUTER]
+    settings = app[SETTINGS]
     ticket = router.ticket(
         call.model,
         key,

@@ -63,7 +63,7 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
         spans = timing.finish()
         drain.leave(timing)
         metrics.in_flight(-1)
-        _finish(request, metrics, timing, spans)
+        _finish(request, app, metrics, timing, spans)
 
 
 def _start(request: web.Request) -> Timing:
@@ -79,12 +79,14 @@ def _failed(metrics: Metrics, timing: Timing, exc: GatewayError) -> None:
         metrics.rejected(exc.code)
 
 
-def _finish(request: web.Request, metrics: Metrics, timing: Timing, spans: Spans) -> None:
+def _finish(
+    request: web.Request, app: web.Application, metrics: Metrics, timing: Timing, spans: Spans
+) -> None:
     if timing.stream:
         metrics.stream_closed(timing.stream, timing.endpoint)
     outcome = _outcome(timing, spans)
     metrics.request_done(outcome)
-    request_log = request.app[REQUEST_LOG]
+    request_log = app[REQUEST_LOG]
     if request_log.enabled:
         record = timing.record
         if record is not None:
