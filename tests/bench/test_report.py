@@ -40,6 +40,12 @@ def test_ratio_is_per_scenario_against_the_bare_proxy() -> None:
     assert "MISSED" in ratios[1].describe()
 
 
+def test_cpu_per_request_is_the_targets_cpu_over_its_rps() -> None:
+    measured = row("gateway", 4850)  # 97 % of a core
+    assert measured.cpu_per_request_us == pytest.approx(200.0)
+    assert "200" in measured.cells()
+
+
 def test_redis_mode_has_its_own_target() -> None:
     rows = [row("bare", 8000), row("gateway", 6000), row("gateway+redis", 6000)]
     embedded, redis = report.ratios(rows)
