@@ -131,8 +131,9 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Option
     parser.add_argument(
         "--mode",
         choices=[*MODES, "all"],
-        default="embedded",
-        help="gateway mode(s) measured against the bare proxy (default embedded; bare: it alone)",
+        default="all",
+        help="gateway mode(s) measured against the bare proxy (default all: embedded and "
+        "redis; bare: it alone)",
     )
     parser.add_argument(
         "--events-per-write",
