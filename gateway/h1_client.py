@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import cast
 
 from aiohttp import ClientTimeout
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from adapters.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from gateway.h1_wire import (
@@ -43,6 +43,7 @@ from gateway.h1_wire import (
 )
 
 HostKey = tuple[str, str, int]
+_NO_HEADERS: Mapping[str, str] = CIMultiDictProxy(CIMultiDict())
 HIGH_WATER = 256 * 1024  # buffered body bytes before the socket stops being read
 KEEPALIVE_S = 15.0  # an idle connection older than this is closed rather than reused
 _TARGET_CACHE = 256  # parsed URLs kept per client
@@ -97,7 +98,11 @@ class Connection(asyncio.Protocol):
 
 
 class Exchange:
-    """One request's answer as it arrives: the head, then body bytes, then the end."""
+    """One request's answer as it arrives: the head, then body bytes, then the end.
+
+    Once its head is in, it is a `gateway.upstream.UpstreamResponse`: `status`, `headers`,
+    `chunks()` or `read()`, and `close()`.
+    """
 
     __slots__ = (
         "_buffered",
@@ -116,7 +121,9 @@ class Exchange:
         "error",
         "finished",
         "head",
+        "headers",
         "received_any",
+        "status",
     )
 
     def __init__(
@@ -136,6 +143,8 @@ class Exchange:
         self._waiter: asyncio.Future[None] | None = None
         self._head_waiter: asyncio.Future[ResponseHead] = loop.create_future()
         self.head: ResponseHead | None = None
+        self.status = 0
+        self.headers: Mapping[str, str] = _NO_HEADERS
         self.error: UpstreamError | None = None
         self.finished = False
         self.received_any = False
@@ -182,8 +191,9 @@ class Exchange:
 
     # --- the caller's side -------------------------------------------------------------
 
-    async def response_head(self) -> ResponseHead:
-        return await self._head_waiter
+    @property
+    def head_arrived(self) -> asyncio.Future[ResponseHead]:
+        return self._head_waiter
 
     async def read(self) -> bytes:
         while not self.finished:
@@ -237,6 +247,8 @@ class Exchange:
 
     def _got_head(self, head: ResponseHead) -> None:
         self.head = head
+        self.status = head.status
+        self.headers = head.headers
         encoding = head.headers.get("Content-Encoding")
         if encoding is not None and encoding.lower() != "identity":
             wbits = _ENCODINGS.get(encoding.lower().strip())
@@ -363,7 +375,7 @@ class HostPool:
 
 
 class H1Client:
-    """Sends `(method, url, headers, body)` and answers with an `H1Response`."""
+    """Sends `(method, url, headers, body)`; the answer is the `Exchange`, once its head came."""
 
     def __init__(
         self,
@@ -385,7 +397,7 @@ class H1Client:
         headers: Mapping[str, str],
         body: bytes,
         limits: ClientTimeout,
-    ) -> H1Response:
+    ) -> Exchange:
         target = self._target(url)
         payload = encode_request(method, target, headers, body)
         pool = self._pool(target)
@@ -409,18 +421,18 @@ class H1Client:
         no_body: bool,
         *,
         fresh: bool = False,
-    ) -> H1Response:
+    ) -> Exchange:
         conn = await self._checkout(pool, target, limits, fresh=fresh)
         exchange = Exchange(conn, self.loop, limits, no_body=no_body)
         conn.exchange = exchange
         assert conn.transport is not None
         conn.transport.write(payload)
         try:
-            head = await exchange.response_head()
+            await exchange.head_arrived
         except BaseException:
             exchange.close()
             raise
-        return H1Response(head.status, head.headers, exchange)
+        return exchange
 
     async def _checkout(
         self, pool: HostPool, target: Target, limits: ClientTimeout, *, fresh: bool
@@ -483,23 +495,3 @@ class H1Client:
                 self._targets.clear()
             self._targets[url] = target
         return target
-
-
-class H1Response:
-    """`gateway.upstream.UpstreamResponse` over an `Exchange`."""
-
-    __slots__ = ("_exchange", "headers", "status")
-
-    def __init__(self, status: int, headers: CIMultiDictProxy[str], exchange: Exchange) -> None:
-        self.status = status
-        self.headers: Mapping[str, str] = headers
-        self._exchange = exchange
-
-    def chunks(self) -> AsyncIterator[bytes]:
-        return self._exchange.chunks()
-
-    async def read(self) -> bytes:
-        return await self._exchange.read()
-
-    def close(self) -> None:
-        self._exchange.close()
