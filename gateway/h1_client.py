@@ -401,38 +401,30 @@ class H1Client:
         target = self._target(url)
         payload = encode_request(method, target, headers, body)
         pool = self._pool(target)
-        try:
-            return await self._send(pool, target, payload, limits, method == "HEAD")
-        except _Stale:
-            return await self._send(pool, target, payload, limits, method == "HEAD", fresh=True)
+        conn = pool.take_idle(self.loop.time())
+        for fresh in (False, True):  # a stale reused connection: once more, on a new one
+            if conn is None:
+                conn = await self._checkout(pool, target, limits, fresh=fresh)
+            exchange = Exchange(conn, self.loop, limits, no_body=method == "HEAD")
+            conn.exchange = exchange
+            assert conn.transport is not None
+            conn.transport.write(payload)
+            try:
+                await exchange.head_arrived
+            except _Stale:
+                conn = None
+                continue
+            except BaseException:
+                exchange.close()
+                raise
+            return exchange
+        raise UpstreamUnavailable("The upstream closed the connection before answering.")
 
     async def close(self) -> None:
         for pool in list(self._pools.values()):
             while pool.idle:
                 pool.idle.pop().abort()
         self._pools.clear()
-
-    async def _send(
-        self,
-        pool: HostPool,
-        target: Target,
-        payload: bytes,
-        limits: ClientTimeout,
-        no_body: bool,
-        *,
-        fresh: bool = False,
-    ) -> Exchange:
-        conn = await self._checkout(pool, target, limits, fresh=fresh)
-        exchange = Exchange(conn, self.loop, limits, no_body=no_body)
-        conn.exchange = exchange
-        assert conn.transport is not None
-        conn.transport.write(payload)
-        try:
-            await exchange.head_arrived
-        except BaseException:
-            exchange.close()
-            raise
-        return exchange
 
     async def _checkout(
         self, pool: HostPool, target: Target, limits: ClientTimeout, *, fresh: bool
