@@ -9,7 +9,7 @@ This is the boundary where aiohttp's client exceptions become our `UpstreamError
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -97,12 +97,12 @@ class Upstream:
         self._session = session
         self._relay = relay
 
-    async def send(self, request: UpstreamRequest, limits: ClientTimeout) -> UpstreamResponse:
+    def send(self, request: UpstreamRequest, limits: ClientTimeout) -> Awaitable[UpstreamResponse]:
+        """Await it for the response (a plain function: one coroutine less per request)."""
         if request.url.startswith("mock:"):
-            served = await serve_mock(request)
-            return _MockResponse(served.status, served.headers, served.body)
+            return _send_mock(request)
         # The URL goes out as the adapter encoded (and maybe signed) it.
-        return await self._relay.request(
+        return self._relay.request(
             request.method, request.url, request.headers, request.body, limits
         )
 
@@ -120,6 +120,11 @@ class Upstream:
         if target.url.startswith("mock:"):
             return connect_mock(target)
         return await open_socket(self._session, target, limits)
+
+
+async def _send_mock(request: UpstreamRequest) -> UpstreamResponse:
+    served = await serve_mock(request)
+    return _MockResponse(served.status, served.headers, served.body)
 
 
 async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
