@@ -7,7 +7,7 @@ retried on the next candidate. After that, failures end the stream with an error
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -40,8 +40,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     call = Call(request[REQUEST_ID], key.code, ENDPOINT, model_field)
     send = stream_chat if stream else complete_chat
 
-    async def attempt(route: Route) -> web.StreamResponse:
-        return await send(request, call, chat_adapter_for(route.channel), route, body)
+    def attempt(route: Route) -> Awaitable[web.StreamResponse]:
+        return send(request, call, chat_adapter_for(route.channel), route, body)
 
     return await metered(request, key, call, lambda: dispatch(request, call, key, attempt))
 
