@@ -12,6 +12,7 @@ runs, so a streaming `attempt` holds it until the stream ends.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -69,7 +70,11 @@ async def dispatch(
     timing = request[TIMING]
     last: UpstreamError | None = None
     for _ in range(settings.upstream.max_attempts):
-        lease = await timing.queued(router.acquire(ticket))
+        began = time.perf_counter()
+        try:
+            lease = await router.acquire(ticket)
+        finally:
+            timing.add_queue(time.perf_counter() - began)
         if lease is None:
             break
         route = lease.route

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -136,8 +136,9 @@ class Router:
             )
         return tiers
 
-    async def acquire(self, ticket: Ticket) -> Lease | None:
-        return await self._planner.acquire(ticket)
+    def acquire(self, ticket: Ticket) -> Awaitable[Lease | None]:
+        """Await it for a slot of the next attempt; None when no untried channel is left."""
+        return self._planner.acquire(ticket)
 
     def release(self, lease: Lease) -> None:
         self.slots.release(lease)

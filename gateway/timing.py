@@ -3,7 +3,8 @@
 The observe middleware starts a `Timing` for every API request (`request[TIMING]`) and ends
 it when the handler returns. Handlers mark the phases only they can see:
 
-- `lease = await request[TIMING].queued(router.acquire(ticket))` — waiting for a slot;
+- `request[TIMING].add_queue(seconds)` — time spent waiting for a slot (dispatch measures
+  it around `router.acquire`, cancellation included);
 - `request[TIMING].upstream_started()` — an attempt is about to be sent upstream.
 
 Upstream time runs from the first attempt to the end (the handler's return, or "now" while
@@ -16,14 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from aiohttp import web
 
 from gateway.store.records import UsageRecord
-
-T = TypeVar("T")
 
 
 class Spans(NamedTuple):  # a tuple: built once per request, cheaply
@@ -105,14 +103,6 @@ class Timing:
         self.interrupted = True
         if self.task is not None:
             self.task.cancel()
-
-    async def queued(self, waiting: Awaitable[T]) -> T:
-        """Await `waiting` (a slot), counting the time as queue wait."""
-        began = time.perf_counter()
-        try:
-            return await waiting
-        finally:
-            self.add_queue(time.perf_counter() - began)
 
     def add_queue(self, seconds: float) -> None:
         self.queued_marked = True

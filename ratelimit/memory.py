@@ -189,6 +189,10 @@ class MemoryLeases:
         self.sets: KeyTable[LeaseSet] = KeyTable(LeaseSet)
 
     async def acquire(self, key: str, lease_id: str, limit: int, ttl_s: float) -> bool:
+        return self.acquire_now(key, lease_id, limit, ttl_s)
+
+    def acquire_now(self, key: str, lease_id: str, limit: int, ttl_s: float) -> bool:
+        """``acquire`` without awaiting: in process there is nothing to wait for."""
         validate_key(key)
         validate_lease(limit, ttl_s)
         if not limit:

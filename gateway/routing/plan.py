@@ -140,19 +140,16 @@ class Planner:
             code = self._wrr.pick((r.code, r.row.weight) for r in routes if r.code not in full)
             if code is None:
                 break
-            lease = await self._try(next(r for r in routes if r.code == code), ticket)
+            route = next(r for r in routes if r.code == code)
+            lease = await self._slots.acquire(route, ticket.request_id)
             if lease is not None:
+                ticket.tried.add(code)
                 return lease
             full.add(code)
         for route in routes:
             if route.row.weight <= 0:
-                lease = await self._try(route, ticket)
+                lease = await self._slots.acquire(route, ticket.request_id)
                 if lease is not None:
+                    ticket.tried.add(route.code)
                     return lease
         return None
-
-    async def _try(self, route: Route, ticket: Ticket) -> Lease | None:
-        lease = await self._slots.acquire(route, ticket.request_id)
-        if lease is not None:
-            ticket.tried.add(route.code)
-        return lease

@@ -159,7 +159,7 @@ class SlotPool:
                     retry_after=1.0,
                 )
             self.local_fallbacks += 1
-        if await self._local.acquire(key, lease_id, limit, self._ttl_s):
+        if self._local.acquire_now(key, lease_id, limit, self._ttl_s):
             return self._hold(Lease(route, lease_id, Backend.LOCAL))
         return None
 

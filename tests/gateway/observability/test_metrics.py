@@ -118,6 +118,9 @@ async def test_queue_depth_and_slots_rise_while_requests_wait(
     assert value(text, "bella_queue_depth", model="mock-one") == 0
     assert value(text, "bella_channel_slots_in_use", **channel) == 0
     assert value(text, "bella_requests_total", model="mock-one", status_class="2xx") == 3
+    # Two waited for a stream of 15 × 40 ms each; the queue wait of all three is measured.
+    assert value(text, "bella_queue_wait_seconds_count", model="mock-one") == 3
+    assert value(text, "bella_queue_wait_seconds_sum", model="mock-one") >= 0.5
 
 
 async def test_queue_timeouts_count_as_rate_limit_rejections(one_slot: Gateway) -> None:

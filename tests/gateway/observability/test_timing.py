@@ -89,17 +89,17 @@ def test_server_timing_header() -> None:
     )
 
 
-async def test_queued_counts_the_wait_even_when_cancelled() -> None:
+def test_queue_waits_add_up_and_leave_the_upstream_span() -> None:
     t = timing()
-    assert await t.queued(asyncio.sleep(0.01, result="lease")) == "lease"
-    first = t.queue_s
-    assert first >= 0.01
-    waiting = asyncio.ensure_future(t.queued(asyncio.sleep(10)))
-    await asyncio.sleep(0.01)
-    waiting.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
-    assert t.queue_s > first
+    t.add_queue(0.25)
+    t.upstream_started()
+    assert t.upstream_from is not None
+    t.add_queue(0.5)  # a failover's wait, after the first attempt went upstream
+    t.ended = t.upstream_from + 1.0
+    spans = t.spans()
+    assert t.queued_marked
+    assert spans.queue == pytest.approx(0.75)
+    assert spans.upstream == pytest.approx(0.5)
 
 
 def leave(drain: Drain, timing: Timing, _: object) -> None:
