@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from aiohttp import web
 
@@ -37,22 +37,30 @@ class KeyCache:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def lookup(self, secret: str) -> ApiKey | None:
+        key, digest = self.peek(secret)
+        return await self.load(digest) if digest else key
+
+    def peek(self, secret: str) -> tuple[ApiKey | None, str]:
+        """`(key or None, "")` when the cache knows the answer, else `(None, digest)` to
+        `load`: the common case costs no coroutine."""
         digest = hashlib.sha256(secret.encode()).hexdigest()
         now = time.monotonic()
         hit = self._known.get(digest)
         if hit is not None:
             if now - hit[1] > self._ttl_s and digest not in self._refreshing:
                 self._refresh_later(digest)
-            return hit[0]
+            return hit[0], ""
         seen = self._unknown.get(digest)
         if seen is not None and now - seen < NEGATIVE_TTL_S:
-            return None
-        return await self._load(digest)
+            return None, ""
+        return None, digest
+
 
     def forget(self, sha256: str) -> None:
         self._known.pop(sha256, None)
 
-    async def _load(self, digest: str) -> ApiKey | None:
+    async def load(self, digest: str) -> ApiKey | None:
+        """The key with this sha256 from the store, remembered either way."""
         row = await self._store.apikey_by_hash(digest)
         if row is None:
             self._known.pop(digest, None)
@@ -72,7 +80,7 @@ class KeyCache:
 
     async def _refresh(self, digest: str) -> None:
         try:
-            await self._load(digest)
+            await self.load(digest)
         except Exception:
             log.exception("refreshing an API key failed; keeping the cached row")
         finally:
@@ -94,14 +102,17 @@ def bearer(request: web.Request) -> str:
     return token.strip()
 
 
-async def authenticate(request: web.Request) -> ApiKey:
-    """The request's key, checked for status and for the path its role allows."""
-    return await authenticate_secret(request, bearer(request))
+def authenticate(request: web.Request) -> Awaitable[ApiKey]:
+    """Await it for the request's key, checked for status and for the path its role allows."""
+    return authenticate_secret(request, bearer(request))
 
 
 async def authenticate_secret(request: web.Request, secret: str) -> ApiKey:
     """As `authenticate`, for a key sent some other way (a WebSocket subprotocol)."""
-    key = await request.app[KEYS].lookup(secret)
+    cache = request.app[KEYS]
+    key, digest = cache.peek(secret)
+    if digest:
+        key = await cache.load(digest)
     if key is None:
         raise AuthenticationFailed("Incorrect API key provided.")
     if key.status != "active":

@@ -82,7 +82,11 @@ class KeyLimits:
             lease_id=request_id,
             lease_ttl_s=self._ttl_s,
         )
-        admission = await self._check((check,))
+        checks = (check,)
+        if self._shared is None:  # embedded: nothing to await
+            admission = self._verdict(self._local.check_now(checks), checks, shared=False)
+        else:
+            admission = await self._check(checks)
         if key.concurrency:
             self._held[request_id] = admission
         return admission
@@ -104,8 +108,7 @@ class KeyLimits:
             raise ServiceUnavailable(
                 "The gateway cannot reach Redis to check rate limits.", retry_after=1.0
             )
-        result = await self._local.check(checks)
-        return self._verdict(result, checks, shared=False)
+        return self._verdict(self._local.check_now(checks), checks, shared=False)
 
     def _verdict(
         self, result: CheckResult, checks: tuple[Check, ...], *, shared: bool
