@@ -246,7 +246,7 @@ class Script:
         self._eval = resp.encode_arg("EVAL") + resp.encode_arg(source)
 
     async def __call__(self, keys: Sequence[resp.Arg] = (), args: Sequence[resp.Arg] = ()) -> Any:
-        count, body = resp.encode_args((len(keys), *keys, *args))
+        count, body = self._client.encoder.args((len(keys), *keys, *args))
         try:
             return await self._client.send(b"*%d\r\n%b%b" % (count + 2, self._evalsha, body))
         except NoScriptError:  # a new or restarted server, or SCRIPT FLUSH; EVAL caches it
@@ -262,6 +262,7 @@ class FastRedis:
         self._conn: _Connection | None = None
         self._connecting: asyncio.Task[_Connection] | None = None
         self._closed = False
+        self.encoder = resp.Encoder()
 
     @classmethod
     def from_url(cls, url: str, *, timeout_s: float = 1.0) -> FastRedis:

@@ -74,6 +74,39 @@ def encode_args(args: Iterable[Arg]) -> tuple[int, bytes]:
     return len(parts), b"".join(parts)
 
 
+class Encoder:
+    """``encode_args`` that remembers recent string and integer arguments.
+
+    A key's Redis keys, its limits and the scripts' constants repeat from request to
+    request; only lease ids are new, and each is used twice (taken, then given back). The
+    memo is cleared when it holds ``size`` arguments, so it stays bounded.
+    """
+
+    __slots__ = ("_memo", "_size")
+
+    def __init__(self, size: int = 4096) -> None:
+        self._memo: dict[str | int, bytes] = {}
+        self._size = size
+
+    def args(self, args: Iterable[Arg]) -> tuple[int, bytes]:
+        """How many arguments, and their bulk strings without the array header."""
+        memo = self._memo
+        parts: list[bytes] = []
+        for arg in args:
+            kind = type(arg)
+            if kind is str or kind is int:  # never bool (1 == True) nor float (1 == 1.0)
+                part = memo.get(arg)  # type: ignore[arg-type]
+                if part is None:
+                    part = encode_arg(arg)
+                    if len(memo) >= self._size:
+                        memo.clear()
+                    memo[arg] = part  # type: ignore[index]
+            else:
+                part = encode_arg(arg)
+            parts.append(part)
+        return len(parts), b"".join(parts)
+
+
 def encode(args: Iterable[Arg]) -> bytes:
     """One command (name and arguments) as a RESP2 array of bulk strings."""
     count, body = encode_args(args)

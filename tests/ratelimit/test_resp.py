@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from ratelimit.resp import Error, Parser, ProtocolError, Reply, encode, encode_arg, encode_args
+from ratelimit.resp import (
+    Encoder,
+    Error,
+    Parser,
+    ProtocolError,
+    Reply,
+    encode,
+    encode_arg,
+    encode_args,
+)
 
 #: (wire bytes, replies) covering every reply type, nesting, nulls and awkward contents.
 CASES: list[tuple[bytes, list[Reply]]] = [
@@ -94,6 +103,23 @@ def test_encode_a_command() -> None:
     )
     assert encode([]) == b"*0\r\n"
     assert encode_args(["PING"]) == (1, b"$4\r\nPING\r\n")
+
+
+def test_the_encoder_remembers_arguments_and_encodes_them_alike() -> None:
+    encoder = Encoder(size=4)
+    args: list[str | int | float | bytes] = ["k", 1, "1", b"1", 1.0, -3, "é"]
+    for _ in range(3):  # the second and third time from the memo
+        assert encoder.args(args) == encode_args(args)
+    assert encoder.args([1, 1.0, "1"]) == (3, b"$1\r\n1\r\n$3\r\n1.0\r\n$1\r\n1\r\n")
+    with pytest.raises(TypeError):
+        encoder.args([True])  # not taken for the remembered 1
+
+
+def test_the_encoder_memo_stays_bounded() -> None:
+    encoder = Encoder(size=8)
+    for n in range(100):
+        assert encoder.args([f"lease-{n}", n]) == encode_args([f"lease-{n}", n])
+    assert len(encoder._memo) <= 8
 
 
 @pytest.mark.parametrize("arg", [True, None, [1], object()])
