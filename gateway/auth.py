@@ -55,7 +55,6 @@ class KeyCache:
             return None, ""
         return None, digest
 
-
     def forget(self, sha256: str) -> None:
         self._known.pop(sha256, None)
 
