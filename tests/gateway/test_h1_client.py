@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gzip
+import ipaddress
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import orjson
 import pytest
 import uvloop
 from aiohttp import ClientTimeout, web
 from aiohttp.test_utils import TestServer
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from adapters.errors import UpstreamTimeout, UpstreamUnavailable
 from gateway.h1_client import H1Client
@@ -31,6 +39,37 @@ async def serving(handler: Handler, path: str = "/v1/x") -> AsyncIterator[TestSe
         yield server
     finally:
         await server.close()
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files in `directory`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
 
 
 @asynccontextmanager
@@ -378,6 +417,32 @@ async def test_the_host_limit_queues_requests(client: H1Client) -> None:
     assert peak == 2
 
 
+async def test_https_checks_the_certificate(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    app = web.Application()
+    app.router.add_post("/v1/x", echo)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server(ssl=served)
+    loop = asyncio.get_running_loop()
+    trusting = H1Client(loop, ssl_context=ssl.create_default_context(cafile=str(cert)))
+    default = H1Client(loop)  # the system's roots: a self-signed certificate is refused
+    try:
+        address = url(server)
+        assert address.startswith("https://")
+        response = await trusting.request("POST", address, {}, b"over tls", LIMITS)
+        assert response.status == 200
+        assert orjson.loads(await response.read())["body"] == "over tls"
+        response.close()
+        with pytest.raises(UpstreamUnavailable):
+            await default.request("POST", address, {}, b"", LIMITS)
+    finally:
+        await trusting.close()
+        await default.close()
+        await server.close()
+
+
 async def test_an_unusable_url_is_unavailable(client: H1Client) -> None:
     with pytest.raises(UpstreamUnavailable):
         await client.request("POST", "ftp://x/y", {}, b"", LIMITS)
@@ -406,3 +471,8 @@ def test_on_uvloop(scenario: Callable[[H1Client], Awaitable[None]]) -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(run())
+
+
+def test_https_on_uvloop(tmp_path: Path) -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(test_https_checks_the_certificate(tmp_path))
