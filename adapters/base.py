@@ -24,8 +24,7 @@ class Channel:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
-# Built on every request: not frozen, since a frozen dataclass costs ~8x more to build
-# (object.__setattr__ per field). Never mutated all the same.
+# Not frozen: built per request (docs/architecture.md, 'Per-request records').
 @dataclass(slots=True)
 class UpstreamRequest:
     method: str
@@ -42,8 +41,7 @@ class Usage:
     cached_tokens: int = 0
 
 
-# Built on every request: not frozen, since a frozen dataclass costs ~8x more to build
-# (object.__setattr__ per field). Never mutated all the same.
+# Not frozen: built per request (docs/architecture.md, 'Per-request records').
 @dataclass(slots=True)
 class ChatResult:
     """A complete (non-stream) answer: the bytes for the client and what to bill."""

@@ -36,10 +36,6 @@ class KeyCache:
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def lookup(self, secret: str) -> ApiKey | None:
-        key, digest = self.peek(secret)
-        return await self.load(digest) if digest else key
-
     def peek(self, secret: str) -> tuple[ApiKey | None, str]:
         """`(key or None, "")` when the cache knows the answer, else `(None, digest)` to
         `load`: the common case costs no coroutine."""

@@ -27,8 +27,7 @@ TEN_THOUSAND = Decimal(10_000)
 ZERO = Decimal(0)
 
 
-# Built on every request: not frozen, since a frozen dataclass costs ~8x more to build
-# (object.__setattr__ per field). Never mutated all the same.
+# Not frozen: built per request (docs/architecture.md, 'Per-request records').
 @dataclass(slots=True)
 class Measure:
     """What one request used, in the units prices are quoted in."""

@@ -120,7 +120,6 @@ class Exchange:
         "_waiter",
         "error",
         "finished",
-        "head",
         "headers",
         "received_any",
         "status",
@@ -142,7 +141,6 @@ class Exchange:
         self._decoder: zlib._Decompress | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._head_waiter: asyncio.Future[ResponseHead] = loop.create_future()
-        self.head: ResponseHead | None = None
         self.status = 0
         self.headers: Mapping[str, str] = _NO_HEADERS
         self.error: UpstreamError | None = None
@@ -166,7 +164,7 @@ class Exchange:
         parser = self._parser
         try:
             body = parser.feed(data)
-            if parser.head is not None and self.head is None:
+            if parser.head is not None and not self.status:
                 self._got_head(parser.head)
             if body:
                 self._add(body)
@@ -246,7 +244,6 @@ class Exchange:
             waiter.set_result(None)
 
     def _got_head(self, head: ResponseHead) -> None:
-        self.head = head
         self.status = head.status
         self.headers = head.headers
         encoding = head.headers.get("Content-Encoding")
@@ -275,9 +272,9 @@ class Exchange:
                 self._chunks.append(rest)
         self.finished = True
         self._stop_timer()
-        head = self.head
         conn = self._conn
         parser = self._parser
+        head = parser.head
         if reusable and head is not None and head.keep_alive and parser.reusable:
             conn.pool.release(conn)
         else:
@@ -322,8 +319,8 @@ class Exchange:
 class HostPool:
     """The connections to one scheme://host:port: idle ones kept, new ones capped."""
 
-    def __init__(self, client: H1Client, key: HostKey, limit: int) -> None:
-        self._client = client
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: HostKey, limit: int) -> None:
+        self._loop = loop
         self.key = key
         self.idle: deque[Connection] = deque()
         self.open = 0
@@ -333,7 +330,7 @@ class HostPool:
     def release(self, conn: Connection) -> None:
         conn.exchange = None
         conn.used = True
-        conn.idle_since = self._client.loop.time()
+        conn.idle_since = self._loop.time()
         self.idle.append(conn)
         self._wake_one()
 
@@ -358,7 +355,7 @@ class HostPool:
 
     async def wait(self) -> None:
         """Until a connection comes back idle or closes."""
-        waiter = self._client.loop.create_future()
+        waiter = self._loop.create_future()
         self._waiters.append(waiter)
         try:
             await waiter
@@ -473,7 +470,7 @@ class H1Client:
         key = (target.scheme, target.host, target.port)
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = HostPool(self, key, self._limit)
+            pool = self._pools[key] = HostPool(self.loop, key, self._limit)
         return pool
 
     def _target(self, url: str) -> Target:

@@ -115,8 +115,7 @@ def encode_request(method: str, target: Target, headers: Mapping[str, str], body
     return "".join(lines).encode("latin-1") + body
 
 
-# Built on every request: not frozen, since a frozen dataclass costs ~8x more to build
-# (object.__setattr__ per field). Never mutated all the same.
+# Not frozen: built per request (docs/architecture.md, 'Per-request records').
 @dataclass(slots=True)
 class ResponseHead:
     status: int

@@ -36,8 +36,7 @@ from ratelimit import (
 )
 
 
-# Built on every request: not frozen, since a frozen dataclass costs ~8x more to build
-# (object.__setattr__ per field). Never mutated all the same.
+# Not frozen: built per request (docs/architecture.md, 'Per-request records').
 @dataclass(slots=True)
 class Admission:
     checks: tuple[Check, ...]
@@ -86,7 +85,7 @@ class KeyLimits:
         )
         checks = (check,)
         if self._shared is None:  # embedded: nothing to await
-            admission = self._verdict(self._local.check_now(checks), checks, shared=False)
+            admission = self._check_locally(checks)
         else:
             admission = await self._check(checks)
         if key.concurrency:
@@ -110,6 +109,9 @@ class KeyLimits:
             raise ServiceUnavailable(
                 "The gateway cannot reach Redis to check rate limits.", retry_after=1.0
             )
+        return self._check_locally(checks)
+
+    def _check_locally(self, checks: tuple[Check, ...]) -> Admission:
         return self._verdict(self._local.check_now(checks), checks, shared=False)
 
     def _verdict(

@@ -1,9 +1,9 @@
-"""Sending `UpstreamRequest`s: the shared ClientSession, and the in-process mock.
+"""Sending `UpstreamRequest`s: the relay client, the shared ClientSession, the in-process mock.
 
+`send` (JSON and SSE) goes through `gateway.h1_client`, which raises `UpstreamError`s itself.
 `send_form` (multipart, streamed from blobs) and `connect` (WebSockets) serve the media
-endpoints; `mock:` URLs go to the mock in process for them too (`adapters.media`).
-
-This is the boundary where aiohttp's client exceptions become our `UpstreamError`s.
+endpoints over the ClientSession; this is where aiohttp's client exceptions become our
+`UpstreamError`s. `mock:` URLs go to the mock in process (`adapters.media`).
 """
 
 from __future__ import annotations

@@ -41,8 +41,7 @@ class RateLimitStoreError(Exception):
     """
 
 
-# Built on every request: not frozen, since a frozen dataclass costs ~8x more to build
-# (object.__setattr__ per field). Never mutated all the same.
+# Not frozen: built per request (docs/architecture.md, 'Per-request records').
 @dataclass(slots=True)
 class Decision:
     """The outcome of one rate-limited call."""
@@ -52,8 +51,7 @@ class Decision:
     remaining: int
 
 
-# Built on every request: not frozen, since a frozen dataclass costs ~8x more to build
-# (object.__setattr__ per field). Never mutated all the same.
+# Not frozen: built per request (docs/architecture.md, 'Per-request records').
 @dataclass(slots=True)
 class Check:
     """The limits of one key id for one request, evaluated together by ``KeyChecks.check``.
@@ -94,8 +92,7 @@ class Check:
         return cls(key, rate, window, concurrency, lease_id, lease_ttl_s)
 
 
-# Built on every request: not frozen, since a frozen dataclass costs ~8x more to build
-# (object.__setattr__ per field). Never mutated all the same.
+# Not frozen: built per request (docs/architecture.md, 'Per-request records').
 @dataclass(slots=True)
 class CheckResult:
     """The outcome of ``KeyChecks.check``: all checks passed, or the first one that failed.

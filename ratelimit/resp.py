@@ -59,18 +59,7 @@ def encode_arg(arg: Arg) -> bytes:
 
 def encode_args(args: Iterable[Arg]) -> tuple[int, bytes]:
     """How many arguments, and their bulk strings without the array header."""
-    parts: list[bytes] = []
-    for arg in args:  # the usual types inline: this runs for every argument of every call
-        if type(arg) is str:
-            data = arg.encode()
-        elif type(arg) is int:
-            data = b"%d" % arg
-        elif type(arg) is bytes:
-            data = arg
-        else:
-            parts.append(encode_arg(arg))
-            continue
-        parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    parts = [encode_arg(arg) for arg in args]
     return len(parts), b"".join(parts)
 
 

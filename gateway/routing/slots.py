@@ -59,8 +59,7 @@ class Backend(Enum):
     LOCAL = "memory"
 
 
-# Built on every request: not frozen, since a frozen dataclass costs ~8x more to build
-# (object.__setattr__ per field). Never mutated all the same.
+# Not frozen: built per request (docs/architecture.md, 'Per-request records').
 @dataclass(slots=True)
 class Lease:
     route: Route

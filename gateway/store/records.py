@@ -76,8 +76,7 @@ class ApiKey:
     created_at: float = 0.0
 
 
-# Built on every request: not frozen, since a frozen dataclass costs ~8x more to build
-# (object.__setattr__ per field). Never mutated all the same.
+# Not frozen: built per request (docs/architecture.md, 'Per-request records').
 @dataclass(slots=True)
 class UsageRecord:
     request_id: str
