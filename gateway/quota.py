@@ -36,6 +36,7 @@ class QuotaBook:
         self._quotas: dict[str, Decimal] = {}
         self._reloads = 0
         self._reloading: asyncio.Task[None] | None = None
+        self._during: list[UsageRecord] | None = None  # recorded while a reload reads
 
     def spent(self, code: str) -> Decimal:
         return self._spent.get(code, ZERO)
@@ -55,25 +56,37 @@ class QuotaBook:
             self._quotas[key.code] = key.month_quota
 
     def add(self, records: Sequence[UsageRecord]) -> None:
+        if self._during is not None:
+            self._during.extend(records)
+        self._add(self._spent, records)
+
+    def _add(self, spent: dict[str, Decimal], records: Sequence[UsageRecord]) -> None:
         for record in records:
             if not record.cost:
                 continue
             code = record.apikey_code
-            self._spent[code] = self.spent(code) + record.cost
+            spent[code] = spent.get(code, ZERO) + record.cost
             parent = self._parents.get(code)
             if parent:
-                self._spent[parent] = self.spent(parent) + record.cost
+                spent[parent] = spent.get(parent, ZERO) + record.cost
 
     async def reload(self, store: Store) -> None:
+        """The database's month totals, plus what was recorded meanwhile (not written yet:
+        the next flush is an interval away), so a reload never loses a request's cost."""
         month = current_month()
-        own = await store.month_costs(month)
-        if self._reloads % KEYS_EVERY == 0:
-            await self._reload_keys(store)
+        during = self._during = []
+        try:
+            own = await store.month_costs(month)
+            if self._reloads % KEYS_EVERY == 0:
+                await self._reload_keys(store)
+        finally:
+            self._during = None
         self._reloads += 1
         totals = dict(own)
         for child, parent in self._parents.items():
             if child in own:
                 totals[parent] = totals.get(parent, ZERO) + own[child]
+        self._add(totals, during)
         self.month, self._spent = month, totals
 
     async def _reload_keys(self, store: Store) -> None:
