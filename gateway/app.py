@@ -21,19 +21,21 @@ from gateway.handlers import (
 )
 from gateway.handlers import files as stored_files
 from gateway.handlers.messages import messages as anthropic_messages
-from gateway.keys import SETTINGS
+from gateway.keys import SCOPED_MIDDLEWARES, SETTINGS
 from gateway.login.plugin import setup as setup_login
-from gateway.middleware import RequestIds, error_middleware
+from gateway.middleware import RequestIds, Scoped, gateway_middleware
 from gateway.observability import setup as setup_observability
 from gateway.settings import Settings
 
 
 def create_app(settings: Settings) -> web.Application:
+    scoped: Scoped = []
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
-        middlewares=[error_middleware(RequestIds())],
+        middlewares=[gateway_middleware(RequestIds(), scoped)],
     )
     app[SETTINGS] = settings
+    app[SCOPED_MIDDLEWARES] = scoped
     database.setup(app)
     upstream.setup(app)
     catalog.setup(app)

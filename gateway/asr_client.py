@@ -15,6 +15,7 @@ from aiohttp.http_websocket import WSCloseCode
 
 from adapters.asr_events import IDLE_TIMEOUT, INVALID_MESSAGE, AsrEvent, Failed
 from adapters.nls import NlsError, Start, Stop, new_id, parse_command, render_event
+from gateway import observe
 
 PING = "ping"
 PONG = "pong"
@@ -38,7 +39,7 @@ class AsrClient:
 
     async def upgrade(self) -> None:
         if not self.ws.prepared:
-            await self.ws.prepare(self.request)
+            await observe.prepare(self.request, self.ws)
 
     async def first_command(self, timeout_s: float) -> Start | None:
         """The client's StartTranscription (kept for later attempts); None if it left."""

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # string type arguments below; imported for the type checker 
     from gateway.login.state import Login  # noqa: F401
     from gateway.logs import RequestLog  # noqa: F401
     from gateway.metrics import Metrics  # noqa: F401
+    from gateway.middleware import Scoped  # noqa: F401
     from gateway.router import Router  # noqa: F401
     from gateway.settings import Settings  # noqa: F401
     from gateway.shutdown import Drain  # noqa: F401
@@ -41,6 +42,8 @@ DRAIN = web.AppKey["Drain"]("drain")  # requests in flight; ends them on shutdow
 FILES = web.AppKey["Files"]("files")  # stored files (generated images): store, signer, sweep
 INVALIDATION = web.AppKey["Invalidation"]("invalidation")  # console changes -> every process
 LOGIN = web.AppKey["Login"]("login")  # console login: providers, cookies, throttle
+# Middlewares run only around the handlers of some paths (gateway/middleware.py)
+SCOPED_MIDDLEWARES = web.AppKey["Scoped"]("scoped_middlewares")
 
 APIKEY = web.RequestKey["ApiKey"]("apikey")
 REQUEST_ID = web.RequestKey[str]("request_id")

@@ -1,16 +1,34 @@
-"""The one error middleware: request id, and every failure rendered OpenAI-style."""
+"""The one middleware: request id, the watched request, every failure rendered OpenAI-style.
+
+aiohttp resumes a handler through every middleware frame above it, so each layer costs on
+every resumption of every request. Hence one frame does it all, in this order:
+
+1. numbers the request (`request[REQUEST_ID]`);
+2. for an API path, starts the request's `Timing` (gateway/observe.py) and, once the handler
+   is done, counts it and writes its log line, whatever way it ended;
+3. wraps the handler in the scoped middlewares whose path prefix matches (the console's
+   sessions), so other paths pay nothing for them;
+4. renders failures OpenAI-style (DESIGN §8) and stamps the response's headers.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
+from functools import partial
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from gateway.errors import GatewayError, error_body
-from gateway.keys import REQUEST_ID
+from gateway import observe
+from gateway.errors import GatewayError, UpstreamFailed, error_body
+from gateway.keys import METRICS, REQUEST_ID
+from gateway.metering import CLIENT_CLOSED
+from gateway.observe import REQUEST_ID_HEADER
+from gateway.shutdown import SHUTDOWN_CODE, SHUTDOWN_STATUS, end_interrupted
+from gateway.timing import Timing
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +39,9 @@ _HTTP_ERRORS: dict[int, tuple[str, str]] = {
     405: ("invalid_request_error", "method_not_allowed"),
     413: ("invalid_request_error", "request_too_large"),
 }
+
+# (path prefixes, middleware): run only around the handlers of paths with such a prefix.
+Scoped = list[tuple[tuple[str, ...], Middleware]]
 
 
 class RequestIds:
@@ -37,10 +58,86 @@ class RequestIds:
         return f"{self._prefix}{next(self._count):08x}"
 
 
+def gateway_middleware(ids: RequestIds, scoped: Scoped) -> Middleware:
+    """The app's only middleware; `scoped` may grow until the app starts."""
+
+    @web.middleware
+    async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request_id = request[REQUEST_ID] = ids.next()
+        for prefixes, middleware in scoped:
+            if request.path.startswith(prefixes):
+                handler = partial(middleware, handler=handler)
+                break
+        if request.path in observe.OPS_PATHS:
+            return await _unwatched(request, handler, request_id)
+        timing = observe.start(request)
+        try:
+            response = await handler(request)  # awaited here: no frame more per resumption
+            timing.ending(response.status, "")
+        except BaseException as exc:  # noqa: BLE001 -- re-raised unless it becomes a response
+            response = await _failed(request, timing, exc, request_id)
+        finally:
+            observe.finish(request, timing)
+        if not response.prepared:
+            observe.stamp(response.headers, timing, request_id)
+        return response
+
+    return gateway
+
+
+async def _unwatched(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
+    """An ops path (/metrics, /healthz, /readyz): failures rendered, nothing counted."""
+    try:
+        response = await handler(request)
+    except Exception as exc:  # noqa: BLE001 -- rendered; logged when unexpected
+        return _rendered(exc, request, request_id)
+    if not response.prepared:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+async def _failed(
+    request: web.Request, timing: Timing, exc: BaseException, request_id: str
+) -> web.StreamResponse:
+    """What the client gets for `exc`, with `timing` told how the request ended."""
+    if isinstance(exc, asyncio.CancelledError):
+        if not timing.interrupted:
+            timing.ending(CLIENT_CLOSED, "client_closed")
+            raise exc
+        timing.ending(SHUTDOWN_STATUS, SHUTDOWN_CODE)
+        try:
+            return await end_interrupted(request, timing)
+        except GatewayError as error:
+            return _rendered(error, request, request_id)
+    if isinstance(exc, GatewayError):
+        timing.ending(exc.status, exc.code)
+        if exc.status == 429 and not isinstance(exc, UpstreamFailed):
+            request.app[METRICS].rejected(exc.code)
+    elif isinstance(exc, web.HTTPException):
+        timing.ending(exc.status, "" if exc.status < 400 else "http_error")
+        if exc.status < 400:  # a redirect: aiohttp sends it
+            observe.stamp(exc.headers, timing, request_id)
+            raise exc
+    elif not isinstance(exc, Exception):
+        raise exc
+    return _rendered(exc, request, request_id)
+
+
+def _rendered(exc: Exception, request: web.Request, request_id: str) -> web.Response:
+    if isinstance(exc, GatewayError):
+        return _json_error(exc.status, exc.body(), request_id, exc.retry_after)
+    if isinstance(exc, web.HTTPException):
+        if exc.status < 400:
+            raise exc
+        return _from_http(exc, request_id)
+    log.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
+    return _json_error(500, _INTERNAL, request_id)
+
+
 def _json_error(
     status: int, body: bytes, request_id: str, retry_after: float | None = None
 ) -> web.Response:
-    headers = {"X-Bella-Request-Id": request_id}
+    headers = {REQUEST_ID_HEADER: request_id}
     if retry_after is not None:
         headers["Retry-After"] = str(max(1, round(retry_after)))
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
@@ -52,27 +149,3 @@ def _from_http(exc: web.HTTPException, request_id: str) -> web.Response:
     if exc.status == 413:
         message = "The request body is larger than this gateway accepts."
     return _json_error(exc.status, error_body(message, type_, code), request_id)
-
-
-def error_middleware(ids: RequestIds) -> Middleware:
-    """The outermost middleware: numbers requests with `ids`, renders every failure."""
-
-    @web.middleware
-    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-        request_id = request[REQUEST_ID] = ids.next()
-        try:
-            response = await handler(request)
-        except GatewayError as exc:
-            return _json_error(exc.status, exc.body(), request_id, exc.retry_after)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return _from_http(exc, request_id)
-        except Exception:
-            log.exception("unhandled error in %s %s", request.method, request.path)
-            return _json_error(500, _INTERNAL, request_id)
-        if not response.prepared:
-            response.headers["X-Bella-Request-Id"] = request_id
-        return response
-
-    return errors

@@ -1,4 +1,4 @@
-"""Metrics, the request log, the shutdown drain and the observe middleware, in their order.
+"""Metrics, the request log and the shutdown drain, in their order.
 
 Call after the router and the usage writer are set up: the metrics read the one and listen
 to the other, and the drain must run (`on_shutdown`) before the usage writer's final flush.
@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import logs, metrics, observe, shutdown
+from gateway import logs, metrics, shutdown
 
 
 def setup(app: web.Application) -> None:
     metrics.setup(app)
     logs.setup(app)
     shutdown.setup(app)
-    observe.setup(app)
     app.router.add_get("/metrics", metrics.scrape)

@@ -1,82 +1,59 @@
 """Watching every API request: timing, response headers, metrics, the request log, the drain.
 
-`observe_middleware` sits inside `error_middleware` (so it sees a `GatewayError` before it is
-rendered) and around every API handler; the ops routes (/metrics, /healthz, /readyz) pass
-straight through. It starts the request's `Timing`, registers it with the drain, and when the
-handler is done — a stream is done when its handler returns — counts the request and writes
-its log line, once, whatever way it ended.
+The gateway middleware (gateway/middleware.py) calls `start` before an API handler and
+`finish` once it is done — a stream is done when its handler returns — whatever way it ended:
+the request's `Timing` is registered with the drain, counted, and its log line written, once.
+The ops routes (/metrics, /healthz, /readyz) are not watched.
 
-`add_headers` (an `on_response_prepare` hook) stamps every response as it is prepared with
-`Server-Timing` (gateway, queue, upstream; for a stream, the time up to its first byte),
-`X-Bella-Channel` (the channel that served it, empty when none was chosen) and the echoed
-`X-Bella-Trace-Id`; it also counts the SSE and WebSocket responses that open.
+`stamp` sets the headers every API response carries: `X-Bella-Request-Id`, `Server-Timing`
+(gateway, queue, upstream; for a stream, the time up to its first byte), `X-Bella-Channel`
+(the channel that served it, empty when none was chosen) and the echoed `X-Bella-Trace-Id`.
+The middleware stamps the responses handlers return; a handler that streams its response
+sends its head through `prepare`, which stamps it and counts the SSE or WebSocket stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
+from typing import TypeVar
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from gateway.errors import GatewayError, UpstreamFailed
 from gateway.keys import APIKEY, DRAIN, METRICS, REQUEST_ID, REQUEST_LOG, TIMING
 from gateway.logs import clean_trace_id
-from gateway.metering import CLIENT_CLOSED
 from gateway.metrics import Metrics
-from gateway.shutdown import SHUTDOWN_CODE, SHUTDOWN_STATUS, end_interrupted
+from gateway.shutdown import SHUTDOWN_CODE, SHUTDOWN_STATUS
 from gateway.timing import Outcome, Spans, Timing
+
+ResponseT = TypeVar("ResponseT", bound=web.StreamResponse)
 
 OPS_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 TRACE_HEADER = "X-Bella-Trace-Id"
 CHANNEL_HEADER = "X-Bella-Channel"
 SSE_TYPE = "text/event-stream"
+REQUEST_ID_HEADER = "X-Bella-Request-Id"
 
 
-@web.middleware
-async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in OPS_PATHS:
-        return await handler(request)
+def start(request: web.Request) -> Timing:
+    """Start watching an API request: its `Timing`, the drain, the in-flight gauge."""
     app = request.app
-    timing = _start(request)
-    drain = app[DRAIN]
-    drain.enter(timing)
-    metrics = app[METRICS]
-    metrics.in_flight(1)
-    try:  # the handler is awaited here, not in a helper: one coroutine less per resumption
-        response = await handler(request)
-        timing.ending(response.status, "")
-        return response
-    except asyncio.CancelledError:
-        if not timing.interrupted:
-            timing.ending(CLIENT_CLOSED, "client_closed")
-            raise
-        timing.ending(SHUTDOWN_STATUS, SHUTDOWN_CODE)
-        return await end_interrupted(request, timing)
-    except GatewayError as exc:
-        _failed(metrics, timing, exc)
-        raise
-    except web.HTTPException as exc:
-        timing.ending(exc.status, "" if exc.status < 400 else "http_error")
-        raise
-    finally:
-        spans = timing.finish()
-        drain.leave(timing)
-        metrics.in_flight(-1)
-        _finish(request, app, metrics, timing, spans)
-
-
-def _start(request: web.Request) -> Timing:
     timing = Timing(request[REQUEST_ID], _endpoint(request), asyncio.current_task())
     timing.trace_id = clean_trace_id(request.headers.get(TRACE_HEADER))
     request[TIMING] = timing
+    app[DRAIN].enter(timing)
+    app[METRICS].in_flight(1)
     return timing
 
 
-def _failed(metrics: Metrics, timing: Timing, exc: GatewayError) -> None:
-    timing.ending(exc.status, exc.code)
-    if exc.status == 429 and not isinstance(exc, UpstreamFailed):
-        metrics.rejected(exc.code)
+def finish(request: web.Request, timing: Timing) -> None:
+    """The request ended (`timing.ending` said how): count it and write its log line."""
+    app = request.app
+    spans = timing.finish()
+    app[DRAIN].leave(timing)
+    metrics = app[METRICS]
+    metrics.in_flight(-1)
+    _finish(request, app, metrics, timing, spans)
 
 
 def _finish(
@@ -131,20 +108,26 @@ def _endpoint(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
-    timing = request.get(TIMING)
-    if timing is None:
-        return
-    headers = response.headers
-    if timing.ended is None:  # prepared by the handler itself: a stream or a WebSocket
-        _opened(request, timing, response)
-    spans = timing.final or timing.spans()  # final: the request ended before its response
-    headers["Server-Timing"] = spans.server_timing()
+def stamp(headers: MutableMapping[str, str], timing: Timing, request_id: str) -> None:
+    """The headers every API response carries, set just before it is sent."""
+    headers[REQUEST_ID_HEADER] = request_id
+    headers["Server-Timing"] = (timing.final or timing.spans()).server_timing()
     if CHANNEL_HEADER not in headers:
         record = timing.record
         headers[CHANNEL_HEADER] = record.channel_code if record else ""
     if timing.trace_id:
         headers[TRACE_HEADER] = timing.trace_id
+
+
+async def prepare(request: web.Request, response: ResponseT) -> ResponseT:
+    """Prepare (send the head of) a response a handler streams itself: an SSE stream, a
+    WebSocket, a streamed body. Its headers are stamped now, and the stream is counted."""
+    timing = request.get(TIMING)
+    if timing is not None and not response.prepared:
+        _opened(request, timing, response)
+        stamp(response.headers, timing, timing.request_id)
+    await response.prepare(request)
+    return response
 
 
 def _opened(request: web.Request, timing: Timing, response: web.StreamResponse) -> None:
@@ -156,9 +139,3 @@ def _opened(request: web.Request, timing: Timing, response: web.StreamResponse) 
     else:
         return
     request.app[METRICS].stream_opened(timing.stream, timing.endpoint)
-
-
-def setup(app: web.Application) -> None:
-    """Observe every request; call after metrics, logs and shutdown are set up."""
-    app.middlewares.append(observe_middleware)
-    app.on_response_prepare.append(add_headers)

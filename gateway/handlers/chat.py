@@ -15,6 +15,7 @@ from aiohttp import web
 from adapters import chat_adapter_for
 from adapters.base import ChatAdapter, Usage
 from adapters.errors import UpstreamError, UpstreamProtocolError
+from gateway import observe
 from gateway.auth import authenticate
 from gateway.catalog import Route
 from gateway.dispatch import dispatch, metered
@@ -90,7 +91,7 @@ async def stream_chat(
                     continue
                 if not out.prepared:
                     call.mark_first_byte()
-                    await out.prepare(request)
+                    await observe.prepare(request, out)
                 await out.write(data)
                 events += data.count(b"\n\n")
             if not out.prepared:

@@ -14,6 +14,7 @@ import re
 
 from aiohttp import web
 
+from gateway import observe
 from gateway.errors import NotFound, PermissionDenied, ServiceUnavailable
 from gateway.files.base import FileId, StorageError
 from gateway.keys import FILES
@@ -51,7 +52,7 @@ async def get_file(request: web.Request) -> web.StreamResponse:
     response.headers["ETag"] = f'"{file_id.token}"'
     if wanted:
         response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    await response.prepare(request)
+    await observe.prepare(request, response)
     if request.method != "HEAD":
         async with contextlib.aclosing(files.store.read(file_id.key, start, end)) as chunks:
             async for chunk in chunks:

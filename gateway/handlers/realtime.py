@@ -21,6 +21,7 @@ from aiohttp.http_websocket import WSCloseCode
 from adapters.base_media import MessageSocket, RealtimeMeter
 from adapters.errors import UpstreamError, UpstreamServerError
 from adapters.media import realtime_adapter
+from gateway import observe
 from gateway.asr_client import CLOSED
 from gateway.auth import authenticate, authenticate_secret
 from gateway.catalog import Route
@@ -64,7 +65,7 @@ async def realtime(request: web.Request) -> web.StreamResponse:
         socket = await request.app[UPSTREAM].connect(target, route.stream_timeout)
         meter = adapter.realtime_meter()
         try:
-            await ws.prepare(request)
+            await observe.prepare(request, ws)
             call.mark_first_byte()
             closed = await relay(ws, socket, meter)
         finally:

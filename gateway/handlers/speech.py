@@ -18,6 +18,7 @@ from adapters.audio import SPEECH_TYPES
 from adapters.base_media import SpeechAdapter
 from adapters.errors import UpstreamError, UpstreamProtocolError
 from adapters.media import speech_adapter
+from gateway import observe
 from gateway.auth import authenticate
 from gateway.billing import Measure
 from gateway.catalog import Route
@@ -76,7 +77,7 @@ async def _relay(
                     continue
                 if not out.prepared:
                     call.mark_first_byte()
-                    await out.prepare(request)
+                    await observe.prepare(request, out)
                 await out.write(chunk)
             if not out.prepared:
                 raise UpstreamProtocolError("The upstream answered without any audio.")

@@ -1,4 +1,4 @@
-"""`setup(app)`: console login as one resource, one middleware and its routes."""
+"""`setup(app)`: console login as one resource, one middleware (on its paths) and its routes."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.keys import LOGIN, REDIS, SETTINGS
+from gateway.keys import LOGIN, REDIS, SCOPED_MIDDLEWARES, SETTINGS
 from gateway.login.routes import add_routes
-from gateway.login.sessions import sessions_middleware
+from gateway.login.sessions import SESSION_PATHS, sessions_middleware
 from gateway.login.state import build_login
 
 
@@ -20,5 +20,5 @@ async def _login_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """Call after `redisconn.setup`: sessions and the throttle use the shared Redis client."""
     app.cleanup_ctx.append(_login_ctx)
-    app.middlewares.append(sessions_middleware)
+    app[SCOPED_MIDDLEWARES].append((SESSION_PATHS, sessions_middleware))
     add_routes(app)

@@ -46,14 +46,13 @@ SAVE = web.RequestKey[bool]("console_session_save")
 
 @web.middleware
 async def sessions_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Load sessions lazily and save changed ones, for the console and login paths only.
+    """Load sessions lazily and save changed ones; scoped to `SESSION_PATHS`.
 
-    The API paths never touch a session, so they pay nothing for it. (aiohttp-session's own
-    middleware keeps its state under string request keys, which aiohttp 3.14 warns about;
-    this one uses `web.RequestKey`s around the same storages and `Session`.)
+    The API paths never touch a session, so they do not pass through here at all.
+    (aiohttp-session's own middleware keeps its state under string request keys, which
+    aiohttp 3.14 warns about; this one uses `web.RequestKey`s around the same storages and
+    `Session`.)
     """
-    if not request.path.startswith(SESSION_PATHS):
-        return await handler(request)
     response = await handler(request)
     session = request.get(SESSION)
     if session is not None and request.get(SAVE) and isinstance(response, web.Response):
