@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import select
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +16,7 @@ import orjson
 import pytest
 
 from gateway.keys import REQUEST_LOG
-from gateway.logs import RequestLog
+from gateway.logs import FILE_WRITE_MAX, PIPE_WRITE_MAX, RequestLog, write_max
 from gateway.timing import Outcome, Spans
 from tests.fakes.openai_upstream import API_KEY, FakeOpenAI
 from tests.gateway.observability.test_metrics import settled
@@ -126,3 +128,45 @@ async def test_a_failing_sink_does_not_fail_the_request(
         log.write(outcome, None, request_id="req-1", trace_id="", key="", method="GET")
         log.flush()
     assert caplog.text.count("cannot be written") == 1
+
+
+class RecordingFile(io.FileIO):
+    """A real file descriptor that remembers the size of each write."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd, "wb")
+        self.writes: list[int] = []
+
+    def write(self, data: Any, /) -> int:
+        self.writes.append(len(data))
+        return super().write(data)
+
+
+def write_lines(log: RequestLog, count: int) -> None:
+    spans = Spans(total=0.1, queue=0.0, upstream=0.05, gateway=0.05)
+    outcome = Outcome("/v1/models", "", "", 200, "", spans, 0, False, "")
+    for number in range(count):
+        log.write(outcome, None, request_id=f"req-{number}", trace_id="", key="", method="GET")
+    log.flush()
+
+
+async def test_writes_to_a_pipe_stay_atomic_and_to_a_file_are_fewer(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        pipe = RecordingFile(write_end)
+        write_lines(RequestLog(pipe), 100)
+        received = os.read(read_end, 1 << 20)
+    finally:
+        os.close(read_end)
+        pipe.close()
+    assert max(pipe.writes) <= PIPE_WRITE_MAX < select.PIPE_BUF
+    assert len(received.splitlines()) == 100
+    assert received.endswith(b"\n")
+
+    file = RecordingFile(os.open(tmp_path / "requests.log", os.O_WRONLY | os.O_CREAT))
+    with file:
+        assert write_max(file) == FILE_WRITE_MAX
+        write_lines(RequestLog(file), 100)
+    assert len(file.writes) == 1  # 100 lines of ~300 bytes: one write, not ten
+    assert len((tmp_path / "requests.log").read_bytes().splitlines()) == 100
+    assert write_max(io.BytesIO()) == PIPE_WRITE_MAX  # no file descriptor: the safe size
