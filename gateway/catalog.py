@@ -29,13 +29,10 @@ class Route:
     """One channel as the request path needs it, built once per refresh."""
 
     row: ChannelRow
+    code: str  # the row's, read on every request
     channel: Channel
     stream_timeout: ClientTimeout
     call_timeout: ClientTimeout
-
-    @property
-    def code(self) -> str:
-        return self.row.code
 
 
 def make_route(row: ChannelRow, connect_timeout_s: float) -> Route:
@@ -50,6 +47,7 @@ def make_route(row: ChannelRow, connect_timeout_s: float) -> Route:
     )
     return Route(
         row=row,
+        code=row.code,
         channel=channel,
         stream_timeout=ClientTimeout(connect=connect_timeout_s, sock_read=row.timeout_s),
         call_timeout=ClientTimeout(total=row.timeout_s, connect=connect_timeout_s),

@@ -14,7 +14,7 @@ the request only now) and otherwise answers 429 `queue_timeout`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gateway.catalog import Route
@@ -72,7 +72,7 @@ class Planner:
         queue = self._queues.get(tiers[0].model)
         epoch = queue.epoch
         if not len(queue) or ticket.remaining() <= 0:
-            lease = await self._take(tiers[0], ticket)
+            lease = _taken(ticket, await self._take(tiers[0], ticket))
             if lease is not None:
                 return lease
         if ticket.remaining() > 0:
@@ -80,7 +80,7 @@ class Planner:
             if lease is not None:
                 return lease
         for tier in self.usable(ticket):
-            lease = await self._take(tier, ticket)
+            lease = _taken(ticket, await self._take(tier, ticket))
             if lease is not None:
                 return lease
         raise RateLimited(
@@ -124,7 +124,7 @@ class Planner:
                 if not tiers:
                     return None
                 epoch = queue.epoch
-                lease = await self._take(tiers[0], ticket)
+                lease = _taken(ticket, await self._take(tiers[0], ticket))
                 if lease is not None:
                     return lease
                 retry = queue.epoch != epoch  # a slot freed while we asked: ask again
@@ -133,23 +133,34 @@ class Planner:
             if lease is not None:
                 queue.notify()  # more slots may be free: the next waiter tries too
 
-    async def _take(self, tier: Tier, ticket: Ticket) -> Lease | None:
+    def _take(self, tier: Tier, ticket: Ticket) -> Awaitable[Lease | None]:
+        """A slot on one of the tier's channels, or None when all are full."""
         routes = tier.routes
+        if len(routes) == 1:  # one channel: nothing to choose, no coroutine of our own
+            return self._slots.acquire(routes[0], ticket.request_id)
+        return self._take_weighted(routes, ticket.request_id)
+
+    async def _take_weighted(self, routes: tuple[Route, ...], request_id: str) -> Lease | None:
         full: set[str] = set()
         while True:
             code = self._wrr.pick((r.code, r.row.weight) for r in routes if r.code not in full)
             if code is None:
                 break
             route = next(r for r in routes if r.code == code)
-            lease = await self._slots.acquire(route, ticket.request_id)
+            lease = await self._slots.acquire(route, request_id)
             if lease is not None:
-                ticket.tried.add(code)
                 return lease
             full.add(code)
         for route in routes:
             if route.row.weight <= 0:
-                lease = await self._slots.acquire(route, ticket.request_id)
+                lease = await self._slots.acquire(route, request_id)
                 if lease is not None:
-                    ticket.tried.add(route.code)
                     return lease
         return None
+
+
+def _taken(ticket: Ticket, lease: Lease | None) -> Lease | None:
+    """`lease`, its channel marked tried: a failover goes elsewhere."""
+    if lease is not None:
+        ticket.tried.add(lease.route.code)
+    return lease
