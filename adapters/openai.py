@@ -37,17 +37,18 @@ MESSAGE_LIMIT = 300
 # Keys an upstream might echo back in an error message.
 _SECRET_RE = re.compile(r"(?i)(\bsk-|\bbearer\s+)[A-Za-z0-9._~+/=*-]{4,}")
 _DONE = b"[DONE]"
-# An event worth parsing: it may carry a usage object, a finish_reason or an error.
-_METER_MARKERS = (
-    b'"usage":{',
-    b'"usage": {',
-    b'"finish_reason":"',
-    b'"finish_reason": "',
-    b'"error"',
-)
-# What a CR-free buffer is searched for once the content has started (see `_relay_lf`).
-_WATCHED = (*_METER_MARKERS, _DONE)
-_WATCHED_SLOTS = tuple(enumerate(_WATCHED))
+# An event worth parsing: it may carry a usage object, a finish_reason or an error, in
+# compact JSON (`"usage":{`) or with a space after the colon (`"usage": {`).
+_COMPACT_MARKERS = (b'"usage":{', b'"finish_reason":"', b'"error"')
+_SPACED_MARKERS = (b'"usage": {', b'"finish_reason": "', b'"error"')
+_METER_MARKERS = (*_COMPACT_MARKERS, *_SPACED_MARKERS[:2])
+# What a CR-free buffer is searched for once the content has started (see `_relay_lf`):
+# the markers of the stream's JSON style once its first event showed it, else all of them.
+_STYLE_MARKERS: dict[bool | None, tuple[bytes, ...]] = {
+    None: _METER_MARKERS,
+    False: _COMPACT_MARKERS,
+    True: _SPACED_MARKERS,
+}
 
 
 class OpenAIAdapter:
@@ -273,6 +274,8 @@ class OpenAIStreamMeter:
 
     __slots__ = (
         "_hide_usage_chunk",
+        "_markers",
+        "_spaced",
         "_tail",
         "done",
         "error",
@@ -284,6 +287,8 @@ class OpenAIStreamMeter:
     def __init__(self, *, hide_usage_chunk: bool) -> None:
         self._hide_usage_chunk = hide_usage_chunk
         self._tail = b""  # an incomplete event, held until its blank line arrives
+        self._spaced: bool | None = None  # JSON style, from the first event with a key
+        self._markers: tuple[bytes, ...] = _METER_MARKERS
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.started = False
@@ -319,9 +324,11 @@ class OpenAIStreamMeter:
             if not self._forward(buffer[start:stop]):
                 hidden.append((start, stop))
             start = stop
-        hits = _watched_hits(buffer, start, end)
+        hits = _watched_hits(self._markers, buffer, start, end)
         if hits:
             self._meter_hits(buffer, start, end, hits, hidden)
+        if not self.done:
+            self._find_done(buffer, start, end)
         return _cut(buffer, end, hidden)
 
     def _meter_hits(
@@ -344,11 +351,22 @@ class OpenAIStreamMeter:
                 first, start = lf_event_bounds(buffer, start, index)
                 if not self._forward(buffer[first:start]):
                     hidden.append((first, start))
-            index = buffer.find(_WATCHED[slot], start, end)
+            index = buffer.find(self._markers[slot], start, end)
             if index < 0:
                 heapq.heappop(hits)
             else:
                 heapq.heapreplace(hits, (index, slot))
+
+    def _find_done(self, buffer: bytes, start: int, end: int) -> None:
+        """Whether `buffer[start:end]` holds the `[DONE]` event, searched from its end,
+        where it is: a stream's last event, after every other the meter reads."""
+        index = buffer.rfind(_DONE, start, end)
+        while index >= 0:
+            first, _ = lf_event_bounds(buffer, start, index)
+            if event_data(buffer[first : buffer.find(b"\n\n", index) + 2]) == _DONE:
+                self.done = True
+                return
+            index = buffer.rfind(_DONE, start, first)
 
     def _forward(self, raw_event: bytes) -> bool:
         payload = event_data(raw_event)
@@ -357,6 +375,8 @@ class OpenAIStreamMeter:
         if payload == _DONE:
             self.done = True
             return True
+        if self._spaced is None:
+            self._learn_style(payload)
         if self.started and not _may_meter(payload):
             return True
         try:
@@ -364,6 +384,14 @@ class OpenAIStreamMeter:
         except orjson.JSONDecodeError:
             return True  # not ours to judge: relayed as is, nothing to meter
         return self._meter(chunk) if isinstance(chunk, dict) else True
+
+    def _learn_style(self, payload: bytes) -> None:
+        """Compact or spaced JSON, from the first key of the first object: an upstream's
+        serializer writes every event alike, so later events are searched for one style."""
+        colon = payload.find(b'":')
+        if colon > 0 and payload.startswith(b'{"'):
+            self._spaced = payload[colon + 2 : colon + 3] == b" "
+            self._markers = _STYLE_MARKERS[self._spaced]
 
     def _meter(self, chunk: dict[str, Any]) -> bool:
         error = chunk.get("error")
@@ -400,11 +428,13 @@ def _may_meter(payload: bytes) -> bool:
     return False
 
 
-def _watched_hits(buffer: bytes, start: int, end: int) -> list[tuple[int, int]]:
-    """(position, slot in `_WATCHED`) of each pattern's first hit in `buffer[start:end]`."""
+def _watched_hits(
+    markers: tuple[bytes, ...], buffer: bytes, start: int, end: int
+) -> list[tuple[int, int]]:
+    """(position, slot in `markers`) of each marker's first hit in `buffer[start:end]`."""
     hits: list[tuple[int, int]] = []
-    for slot, pattern in _WATCHED_SLOTS:
-        index = buffer.find(pattern, start, end)
+    for slot, marker in enumerate(markers):
+        index = buffer.find(marker, start, end)
         if index >= 0:
             hits.append((index, slot))
     return hits

@@ -24,6 +24,7 @@ _LF_LF = b"\n\n"
 _LF_CR = b"\n\r"
 _CR_CR = b"\r\r"
 _NOT_FOUND = -1
+_SIZE_SAMPLE = 16 * 1024  # `first_event_size` reads no further
 
 
 class SSESplitter:
@@ -57,6 +58,15 @@ def lf_events_end(buffer: bytes) -> int:
     """Where the whole events at the start of a buffer without `\\r` end."""
     blank = buffer.rfind(_LF_LF)
     return 0 if blank < 0 else _paired_end(buffer, 0, blank)
+
+
+def first_event_size(buffer: bytes) -> int:
+    """The length of the first whole event in `buffer`; 0 when none ends in it."""
+    if b"\r" not in buffer:
+        blank = buffer.find(_LF_LF)
+        return 0 if blank < 0 else blank + 2
+    events, _ = _split_general(buffer[:_SIZE_SAMPLE])
+    return len(events[0]) if events else 0
 
 
 def lf_event_bounds(buffer: bytes, start: int, index: int) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from adapters.base import Usage
 from adapters.errors import UpstreamError
+from adapters.sse import first_event_size
 from gateway.billing import ZERO, Measure, cost
 from gateway.store.records import UsageRecord
 
@@ -100,6 +101,37 @@ class Call:
             ttft_ms=None if ttft is None else round(ttft * 1000),
             error_code=self.error_code,
         )
+
+
+class StreamTally:
+    """About how many events a relayed SSE stream held, for the estimate made when the
+    upstream reports no usage (about a token an event).
+
+    Counting the blank lines of every chunk would cost more than the rest of the relay; the
+    events of one stream differ little in size, so its bytes over the size of its first
+    event tell the count closely enough for an estimate.
+    """
+
+    __slots__ = ("event_size", "relayed")
+
+    def __init__(self) -> None:
+        self.relayed = 0
+        self.event_size = 0
+
+    def add(self, data: bytes) -> None:
+        if not self.event_size:  # the first event may end in a later chunk
+            end = first_event_size(data)
+            if end:
+                self.event_size = self.relayed + end
+        self.relayed += len(data)
+
+    @property
+    def events(self) -> int:
+        if not self.relayed:
+            return 0
+        if not self.event_size:
+            return 1
+        return max(1, round(self.relayed / self.event_size))
 
 
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:

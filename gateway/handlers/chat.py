@@ -22,7 +22,7 @@ from gateway.dispatch import dispatch, metered
 from gateway.errors import sse_error
 from gateway.handlers.body import json_body, optional_bool, required_list, required_str
 from gateway.keys import REQUEST_ID, UPSTREAM
-from gateway.metering import CLIENT_CLOSED, Call, estimate_prompt_tokens
+from gateway.metering import CLIENT_CLOSED, Call, StreamTally, estimate_prompt_tokens
 
 ENDPOINT = "/v1/chat/completions"
 SSE_HEADERS = {
@@ -83,7 +83,7 @@ async def stream_chat(
             raise UpstreamProtocolError(f"The upstream answered {upstream.status}.")
         meter = adapter.chat_stream(body)
         out = web.StreamResponse(headers={**SSE_HEADERS, **_headers(call)})
-        events = 0
+        tally = StreamTally()
         try:
             async for chunk in upstream.chunks():
                 data = meter.feed(chunk)
@@ -93,7 +93,7 @@ async def stream_chat(
                     call.mark_first_byte()
                     await observe.prepare(request, out)
                 await out.write(data)
-                events += data.count(b"\n\n")
+                tally.add(data)
             if not out.prepared:
                 raise UpstreamProtocolError("The upstream closed the stream without data.")
             tail = meter.close()
@@ -111,7 +111,7 @@ async def stream_chat(
         except ConnectionResetError:
             call.fail(CLIENT_CLOSED, "client_closed")
         finally:
-            _account(call, body, meter.usage, events=events)
+            _account(call, body, meter.usage, events=tally.events)
         await _write_eof_quietly(out)
         return out
     finally:

@@ -143,6 +143,20 @@ CASES = [
         (READ_USAGE, "tool_calls", True, True, None),
     ),
     Case(
+        "done-in-content-and-a-comment-after-the-real-one",
+        [ROLE, data(delta({"content": "data: [DONE]"})), TEXT[0], FINISH, DONE, DECOY],
+        (),
+        True,
+        (None, "stop", True, True, None),
+    ),
+    Case(
+        "done-only-in-content",
+        [ROLE, TEXT[0], data(delta({"content": "[DONE]"})), FINISH],
+        (),
+        True,
+        (None, "stop", True, False, None),
+    ),
+    Case(
         "usage-every-chunk",
         [data(delta({"content": f"t{index}"}, usage=USAGE)) for index in range(5)],
         (),

@@ -5,7 +5,14 @@ import random
 
 import pytest
 
-from adapters.sse import SSESplitter, event_data, lf_event_bounds, lf_events_end, split_events
+from adapters.sse import (
+    SSESplitter,
+    event_data,
+    first_event_size,
+    lf_event_bounds,
+    lf_events_end,
+    split_events,
+)
 
 LF_EVENTS = [
     b'data: {"a":1}\n\n',
@@ -150,3 +157,11 @@ def test_lf_bounds_agree_with_the_split(stream: bytes) -> None:
                 assert lf_event_bounds(stream, 0, index) == (start, stop), index
                 assert lf_event_bounds(stream, start, index) == (start, stop), index
         start = stop
+
+
+@STREAMS
+def test_first_event_size_is_the_first_events_length(events: list[bytes]) -> None:
+    stream = b"".join(events)
+    assert first_event_size(stream) == len(events[0])
+    assert first_event_size(events[0][:-1]) == 0  # its blank line not complete yet
+    assert first_event_size(b"") == 0
