@@ -22,6 +22,7 @@ MAX_HEAD_BYTES = 64 * 1024
 MAX_LINE_BYTES = 4 * 1024  # a chunk-size or trailer line
 _CRLF = b"\r\n"
 _HEAD_END = b"\r\n\r\n"
+_SEMICOLON = ord(";")  # an int: `b";" in line` costs a raised and cleared TypeError
 # What the relay can decode (see `gateway.h1_client`).
 ACCEPT_ENCODING = "Accept-Encoding: gzip, deflate\r\n"
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -274,7 +275,7 @@ class ResponseParser:
 
 def _chunk_size(line: bytes) -> int:
     """A chunk-size line's size; its extensions (after `;`) are ignored."""
-    text = line.split(b";", 1)[0].strip() if b";" in line else line
+    text = line.split(b";", 1)[0].strip() if _SEMICOLON in line else line
     if not text.isalnum():  # int() would also take signs, underscores and spaces
         raise WireError(f"bad chunk size {line[:20]!r}")
     try:
