@@ -9,6 +9,7 @@ once, so a read-modify-write inside one (the month cost) cannot race another pro
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -26,6 +27,8 @@ from gateway.store.sql import Conn, SqlStore, insert_sql
 
 log = logging.getLogger(__name__)
 
+_VALUES = " VALUES ("
+INSERT_ROWS_MAX = 100  # rows per INSERT statement of `execute_many`
 _UNIQUE_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
 _UNAVAILABLE = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR"})
 
@@ -58,8 +61,47 @@ class _SqliteConn:
         return [tuple(row) for row in await self._db.execute_fetchall(sql, params)]
 
     async def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> int:
-        async with self._db.executemany(sql, rows) as cursor:
-            return cursor.rowcount
+        if not rows or _VALUES not in sql:
+            async with self._db.executemany(sql, rows) as cursor:
+                return cursor.rowcount
+        per = max(1, min(INSERT_ROWS_MAX, _variable_limit() // len(rows[0])))
+        changed = start = 0
+        for size in statement_sizes(len(rows), per):
+            params = [value for row in rows[start : start + size] for value in row]
+            changed += await self.execute(multi_row_insert(sql, size), params)
+            start += size
+        return changed
+
+
+def statement_sizes(rows: int, per: int) -> list[int]:
+    """`rows` split into statements of `per` rows, the rest into powers of two: few distinct
+    statements, so SQLite's statement cache spares compiling them again."""
+    sizes = [per] * (rows // per)
+    rest = rows % per
+    while rest:
+        size = 1 << (rest.bit_length() - 1)
+        sizes.append(size)
+        rest -= size
+    return sizes
+
+
+@functools.lru_cache(maxsize=64)  # the same str object again: its hash is kept, == is `is`
+def multi_row_insert(sql: str, rows: int) -> str:
+    """`sql`, an INSERT of one row of placeholders (`... VALUES (?, ?)` and an optional
+    tail such as `ON CONFLICT ...`), made an INSERT of `rows` rows.
+
+    One statement of many rows, rather than `executemany`, which steps SQLite once per row
+    and hands the GIL to and from aiosqlite's thread at each step: a batch of usage records
+    costs about half as much CPU this way, and the request path is not interrupted per row.
+    """
+    head, _, rest = sql.partition(_VALUES)
+    group, _, tail = rest.partition(")")
+    return f"{head}{_VALUES}{'), ('.join([group] * rows)}){tail}"
+
+
+def _variable_limit() -> int:
+    """Bound parameters one statement may hold (SQLITE_MAX_VARIABLE_NUMBER's default)."""
+    return 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 
 class SqliteStore(SqlStore):

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from gateway.store.base import Store
 from gateway.store.records import ApiKey, AuditEntry, UsageRecord
+from gateway.store.sqlite import multi_row_insert, statement_sizes
 from tests.gateway.store.conftest import Backend
 
 NOV = datetime(2026, 11, 15, 12, tzinfo=UTC).timestamp()
@@ -45,6 +46,18 @@ async def test_usage_batch_and_replay(store: Store, backend: Backend) -> None:
     assert await store.insert_usage([usage("r2", "1.25"), usage("r4", "0.25")]) == 1
     assert (await store.month_costs("2026-11"))["ak-1"] == Decimal("2")
     assert await store.insert_usage([]) == 0
+
+
+async def test_a_batch_larger_than_one_statement(store: Store, backend: Backend) -> None:
+    # SQLite inserts a batch as multi-row INSERTs of INSERT_ROWS_MAX rows: 250 is 3 of them.
+    batch = [usage(f"r{i:03}", "0.01", key=f"ak-{i % 3}") for i in range(250)]
+    assert await store.insert_usage(batch) == 250
+    assert await store.insert_usage([*batch[240:], usage("r999", "0.01")]) == 1
+    assert backend.raw("SELECT COUNT(*), COUNT(DISTINCT request_id) FROM usage_log") == [(251, 251)]
+    costs = await store.month_costs("2026-11")
+    assert costs == {"ak-0": Decimal("0.84"), "ak-1": Decimal("0.84"), "ak-2": Decimal("0.83")}
+    listed = {r.request_id: r for r in await store.list_usage(limit=300)}
+    assert listed["r123"] == batch[123]
 
 
 async def test_concurrent_replays_count_once(store: Store) -> None:
@@ -177,3 +190,14 @@ async def test_update_apikey_changes_limits_and_secret(store: Store) -> None:
     assert row is not None
     assert (row.name, row.role, row.qps, row.month_quota) == ("renamed", "high", 5, Decimal("9.5"))
     assert not await store.update_apikey(dataclasses.replace(key, code="ak-none"))
+
+
+def test_sqlite_statements_come_in_few_sizes() -> None:
+    assert statement_sizes(250, 100) == [100, 100, 32, 16, 2]
+    assert statement_sizes(7, 3) == [3, 3, 1]
+    assert statement_sizes(0, 100) == []
+    sizes = {size for rows in range(1, 1000) for size in statement_sizes(rows, 100)}
+    assert sizes == {100, 64, 32, 16, 8, 4, 2, 1}
+    assert multi_row_insert("INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT (a) DO NOTHING", 2) == (
+        "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT (a) DO NOTHING"
+    )
