@@ -41,6 +41,7 @@ from ratelimit import (
 class Admission:
     checks: tuple[Check, ...]
     shared: bool
+    leased: bool = False  # a check took a concurrency lease: give it back
 
 
 NOTHING = Admission((), shared=False)
@@ -118,7 +119,7 @@ class KeyLimits:
         self, result: CheckResult, checks: tuple[Check, ...], *, shared: bool
     ) -> Admission:
         if result.allowed:
-            return Admission(checks, shared)
+            return Admission(checks, shared, any(c.concurrency for c in checks))
         self.rejected[result.reason or "qps"] += 1
         retry_after = result.retry_after
         if result.reason == "concurrency":
@@ -133,7 +134,7 @@ class KeyLimits:
 
     def release(self, request_id: str, admission: Admission) -> None:
         """Give back the concurrency lease; never awaits."""
-        if not any(c.concurrency for c in admission.checks):
+        if not admission.leased:
             return
         self._held.pop(request_id, None)
         checks = admission.checks

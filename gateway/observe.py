@@ -14,7 +14,6 @@ sends its head through `prepare`, which stamps it and counts the SSE or WebSocke
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import MutableMapping
 from typing import TypeVar
 
@@ -38,7 +37,7 @@ REQUEST_ID_HEADER = "X-Bella-Request-Id"
 def start(request: web.Request) -> Timing:
     """Start watching an API request: its `Timing`, the drain, the in-flight gauge."""
     app = request.app
-    timing = Timing(request[REQUEST_ID], _endpoint(request), asyncio.current_task())
+    timing = Timing(request[REQUEST_ID], _endpoint(request), request.task)
     timing.trace_id = clean_trace_id(request.headers.get(TRACE_HEADER))
     request[TIMING] = timing
     app[DRAIN].enter(timing)

@@ -102,6 +102,8 @@ class MemoryKeyChecks:
     def check_now(self, checks: Sequence[Check]) -> CheckResult:
         """``check`` without awaiting: in process there is nothing to wait for."""
         now = self.clock()
+        if len(checks) == 1:  # a request's usual lot: one key, nothing pending to count
+            return self._check_one(checks[0], now)
         result = self._evaluate(checks, now)
         if result.allowed:
             self._commit(checks, now)
@@ -164,6 +166,28 @@ class MemoryKeyChecks:
                     retry = self._leases.retry_after(key, now)
                     return CheckResult(False, "concurrency", retry, key, 0)
                 taken[key] = pending + 1
+        return CheckResult(True, remaining=remaining)
+
+    def _check_one(self, check: Check, now: float) -> CheckResult:
+        """One check, evaluated and committed in one pass: nothing is recorded before both
+        of its limits pass."""
+        key = check.key
+        remaining = UNLIMITED
+        log = None
+        if check.rate_limit:
+            logs = self.limiter.logs
+            logs.evict(now)
+            log = logs.touch(key)
+            decision = log.verdict(now, check.rate_limit, check.window_s)
+            if not decision.allowed:
+                return CheckResult(False, "qps", decision.retry_after, key, 0)
+            remaining = decision.remaining
+        if check.concurrency:
+            if not self._lease_fits(check, now, 0):
+                return CheckResult(False, "concurrency", self._leases.retry_after(key, now), key, 0)
+            self._leases.take(key, check.lease_id, now + check.lease_ttl_s)
+        if log is not None:
+            log.record(now, check.window_s)
         return CheckResult(True, remaining=remaining)
 
     def _lease_fits(self, check: Check, now: float, pending: int) -> bool:
