@@ -119,7 +119,12 @@ class KeyLimits:
         self, result: CheckResult, checks: tuple[Check, ...], *, shared: bool
     ) -> Admission:
         if result.allowed:
-            return Admission(checks, shared, any(c.concurrency for c in checks))
+            leased = (
+                checks[0].concurrency > 0
+                if len(checks) == 1
+                else any(c.concurrency for c in checks)
+            )
+            return Admission(checks, shared, leased)
         self.rejected[result.reason or "qps"] += 1
         retry_after = result.retry_after
         if result.reason == "concurrency":

@@ -18,6 +18,7 @@ from gateway.store.records import UsageRecord
 
 CLIENT_CLOSED = 499
 CHARS_PER_TOKEN = 4
+NO_USAGE = Usage()  # never changed: read only
 
 
 class Call:
@@ -53,7 +54,7 @@ class Call:
         self.status = 0
         self.error_code = ""
         self.usage: Usage | None = None
-        self.units = Measure()  # what is billed besides tokens: characters, seconds, images
+        self.units: Measure | None = None  # what is billed besides tokens: characters, …
         self.estimated = False
         self.started = time.perf_counter()
         self.wall_started = time.time()
@@ -71,18 +72,8 @@ class Call:
     def record(self) -> UsageRecord:
         if self.status == 0:
             self.fail(CLIENT_CLOSED, "client_closed")
-        usage = self.usage or Usage()
-        units = self.units
-        measure = Measure(
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            usage.cached_tokens,
-            units.characters,
-            units.audio_seconds,
-            units.calls,
-            units.images,
-        )
-        amount = cost(self.kind, self.price, measure) if self.channel else ZERO
+        usage = self.usage or NO_USAGE
+        amount = cost(self.kind, self.price, _measure(usage, self.units)) if self.channel else ZERO
         ttft = None if self.first_byte is None else self.first_byte - self.started
         return UsageRecord(
             request_id=self.request_id,
@@ -132,6 +123,20 @@ class StreamTally:
         if not self.event_size:
             return 1
         return max(1, round(self.relayed / self.event_size))
+
+
+def _measure(usage: Usage, units: Measure | None) -> Measure:
+    if units is None:
+        return Measure(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+    return Measure(
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.cached_tokens,
+        units.characters,
+        units.audio_seconds,
+        units.calls,
+        units.images,
+    )
 
 
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:

@@ -70,10 +70,17 @@ class Check:
     lease_ttl_s: float = DEFAULT_LEASE_TTL_S
 
     def __post_init__(self) -> None:
-        validate_key(self.key)
-        validate_rate(self.rate_limit, self.window_s)
-        validate_lease(self.concurrency, self.lease_ttl_s)
-        if self.concurrency and not self.lease_id:
+        if (  # one test on the request path; the validators say what is wrong
+            not self.key
+            or self.rate_limit < 0
+            or self.window_s <= 0
+            or self.concurrency < 0
+            or self.lease_ttl_s <= 0
+            or (self.concurrency and not self.lease_id)
+        ):
+            validate_key(self.key)
+            validate_rate(self.rate_limit, self.window_s)
+            validate_lease(self.concurrency, self.lease_ttl_s)
             raise ValueError("a concurrency check needs a lease_id")
 
     @classmethod

@@ -178,14 +178,18 @@ class MemoryKeyChecks:
             logs = self.limiter.logs
             logs.evict(now)
             log = logs.touch(key)
-            decision = log.verdict(now, check.rate_limit, check.window_s)
-            if not decision.allowed:
-                return CheckResult(False, "qps", decision.retry_after, key, 0)
-            remaining = decision.remaining
+            live = log.prune(now, check.window_s)
+            if live >= check.rate_limit:  # rejected: the verdict tells when to retry
+                retry = log.verdict(now, check.rate_limit, check.window_s).retry_after
+                return CheckResult(False, "qps", retry, key, 0)
+            remaining = check.rate_limit - live - 1
         if check.concurrency:
-            if not self._lease_fits(check, now, 0):
-                return CheckResult(False, "concurrency", self._leases.retry_after(key, now), key, 0)
-            self._leases.take(key, check.lease_id, now + check.lease_ttl_s)
+            sets = self._leases.sets
+            sets.evict(now)
+            leases = sets.touch(key)
+            if not leases.fits(check.lease_id, check.concurrency, now):
+                return CheckResult(False, "concurrency", leases.retry_after(now), key, 0)
+            leases.put(check.lease_id, now + check.lease_ttl_s)
         if log is not None:
             log.record(now, check.window_s)
         return CheckResult(True, remaining=remaining)

@@ -85,6 +85,7 @@ async def _serve(
 ) -> web.StreamResponse:
     async def attempt(route: Route) -> web.StreamResponse:
         items = await send(image_adapter(route.channel.protocol), route)
+        assert call.units is not None  # set before the request went upstream
         size, quality, _ = call.units.images[0]
         call.units = Measure(images=((size, quality, len(items)),))
         if fmt == "url":

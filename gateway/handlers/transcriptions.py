@@ -97,5 +97,6 @@ def bill_audio(call: Call, reported: float | None, measured: Measured) -> float:
         duration = reported
     else:
         duration, call.estimated = measured.seconds, measured.estimated
-    call.units = Measure(audio_seconds=seconds(duration), calls=call.units.calls)
+    calls = call.units.calls if call.units is not None else 0
+    call.units = Measure(audio_seconds=seconds(duration), calls=calls)
     return duration
