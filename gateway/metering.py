@@ -74,23 +74,24 @@ class Call:
             self.fail(CLIENT_CLOSED, "client_closed")
         usage = self.usage or NO_USAGE
         amount = cost(self.kind, self.price, _measure(usage, self.units)) if self.channel else ZERO
-        ttft = None if self.first_byte is None else self.first_byte - self.started
-        return UsageRecord(
-            request_id=self.request_id,
-            created_at=self.wall_started,
-            apikey_code=self.apikey_code,
-            endpoint=self.endpoint,
-            model=self.model,
-            channel_code=self.channel,
-            status=self.status,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cached_tokens=usage.cached_tokens,
-            cost=amount,
-            estimated=self.estimated,
-            latency_ms=round((time.perf_counter() - self.started) * 1000),
-            ttft_ms=None if ttft is None else round(ttft * 1000),
-            error_code=self.error_code,
+        first_byte = self.first_byte
+        ttft_ms = None if first_byte is None else int((first_byte - self.started) * 1000 + 0.5)
+        return UsageRecord(  # positional, in field order: the record is built per request
+            self.request_id,
+            self.wall_started,
+            self.apikey_code,
+            self.endpoint,
+            self.model,
+            self.channel,
+            self.status,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens,
+            amount,
+            self.estimated,
+            int((time.perf_counter() - self.started) * 1000 + 0.5),  # durations: never < 0
+            ttft_ms,
+            self.error_code,
         )
 
 

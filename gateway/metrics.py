@@ -30,7 +30,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from gateway.keys import METRICS, ROUTER, SETTINGS, USAGE
+from gateway.keys import DRAIN, METRICS, ROUTER, SETTINGS, USAGE
 from gateway.metrics_live import Delta, LiveGauges, RoutingSource
 from gateway.metrics_values import LocalValues, SharedValues, Values
 from gateway.store.records import UsageRecord
@@ -192,8 +192,10 @@ class Metrics:
             if record.ttft_ms is not None:
                 self._ttft.observe((model, record.channel_code), record.ttft_ms / 1000)
 
-    def in_flight(self, delta: int) -> None:
-        self._in_flight.inc((), delta)
+    def in_flight(self, count: int) -> None:
+        """API requests being served now (read from the drain at scrape, not counted per
+        request)."""
+        self._in_flight.set((), count)
 
     def stream_opened(self, kind: str, endpoint: str) -> None:
         """A stream of `kind` (sse, websocket) opened on `endpoint`."""
@@ -224,11 +226,14 @@ class Metrics:
 
 
 def refresh(app: web.Application) -> None:
-    """Copy the live state (router, usage writer) into the gauges."""
+    """Copy the live state (router, drain, usage writer) into the gauges."""
     metrics = app[METRICS]
     router: RoutingSource | None = app.get(ROUTER)
     if router is not None:
         metrics.live.routing(router.state())
+    drain = app.get(DRAIN)
+    if drain is not None:
+        metrics.in_flight(len(drain.inflight))
     writer = app.get(USAGE)
     if writer is not None:
         metrics.live.usage(pending=writer.pending, spooled=writer.spool.count)

@@ -35,13 +35,13 @@ REQUEST_ID_HEADER = "X-Bella-Request-Id"
 
 
 def start(request: web.Request) -> Timing:
-    """Start watching an API request: its `Timing`, the drain, the in-flight gauge."""
+    """Start watching an API request: its `Timing`, in the drain (which the in-flight gauge
+    reads)."""
     app = request.app
     timing = Timing(request[REQUEST_ID], _endpoint(request), request.task)
     timing.trace_id = clean_trace_id(request.headers.get(TRACE_HEADER))
     request[TIMING] = timing
     app[DRAIN].enter(timing)
-    app[METRICS].in_flight(1)
     return timing
 
 
@@ -50,9 +50,7 @@ def finish(request: web.Request, timing: Timing) -> None:
     app = request.app
     spans = timing.finish()
     app[DRAIN].leave(timing)
-    metrics = app[METRICS]
-    metrics.in_flight(-1)
-    _finish(request, app, metrics, timing, spans)
+    _finish(request, app, app[METRICS], timing, spans)
 
 
 def _finish(

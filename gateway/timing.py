@@ -132,11 +132,12 @@ class Timing:
 
     @property
     def failovers(self) -> int:
-        return max(self.attempts - 1, 0)
+        return self.attempts - 1 if self.attempts > 1 else 0
 
     def spans(self) -> Spans:
+        # Comparisons, not min()/max(): this runs for every request.
         end = self.ended if self.ended is not None else time.perf_counter()
-        total = max(end - self.started, 0.0)
+        total = end - self.started
         queue = self.queue_s
         if self.upstream_from is not None:
             upstream = end - self.upstream_from - self._queue_after_upstream
@@ -144,5 +145,10 @@ class Timing:
             upstream = self.record.latency_ms / 1000 - queue
         else:
             upstream = 0.0
-        upstream = min(max(upstream, 0.0), max(total - queue, 0.0))
-        return Spans(total, queue, upstream, max(total - queue - upstream, 0.0))
+        outside_queue = total - queue if total > queue else 0.0
+        if upstream < 0.0:
+            upstream = 0.0
+        elif upstream > outside_queue:
+            upstream = outside_queue
+        gateway = outside_queue - upstream
+        return Spans(total if total > 0.0 else 0.0, queue, upstream, gateway)
