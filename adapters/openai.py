@@ -148,9 +148,11 @@ def parse_usage(usage: object) -> Usage | None:
 
 
 def _count(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0
-    return max(0, int(value))
+    if type(value) is int:  # the usual case, checked first: `bool` is not `int` here
+        return value if value > 0 else 0
+    if isinstance(value, float):
+        return max(0, int(value))
+    return 0
 
 
 def _first_finish_reason(choices: object) -> str | None:

@@ -31,3 +31,8 @@ def test_roles_are_path_patterns() -> None:
     assert ROLES["console"].allows("/console/models")
     assert not ROLES["high"].allows("/console")
     assert ROLES["all"].allows("/metrics")
+    assert ROLES["low"].allows("/v1")  # a `/**` pattern covers its base too
+    assert not ROLES["low"].allows("/v1/apikey/children")
+    assert not ROLES["low"].allows("/v1/apikey/children/ak-1")
+    assert ROLES["low"].allows("/v1/apikey/childrenx")
+    assert ROLES["high"].allows("/v1/apikey/children")
