@@ -49,6 +49,8 @@ class Site:
     tmp: Path
     pins: Pins
     upstream_url: str
+    wrap: tuple[str, ...] = ()  # a command the proxies under test run inside (valgrind)
+    start_timeout_s: float = START_TIMEOUT_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +89,11 @@ def start_upstream(
 def start_bare(stack: ExitStack, site: Site) -> Target:
     port = free_port()
     log = site.tmp / "bare_proxy.log"
-    argv = [sys.executable, "-m", "bench.bare_proxy", "--port", str(port)]
+    argv = [*site.wrap, sys.executable, "-m", "bench.bare_proxy", "--port", str(port)]
     argv += ["--upstream", site.upstream_url]
     proc = stack.enter_context(running(argv, log=log, cpu=site.pins.target, cwd=ROOT))
     url = f"http://127.0.0.1:{port}"
-    wait_http_ok(f"{url}/healthz", proc=proc, log=log, timeout_s=START_TIMEOUT_S)
+    wait_http_ok(f"{url}/healthz", proc=proc, log=log, timeout_s=site.start_timeout_s)
     return Target(BASELINE, url, "sk-bench-unused", proc.pid, log)
 
 
@@ -116,10 +118,10 @@ def _gateway(stack: ExitStack, site: Site, *, name: str, redis_url: str | None) 
     create = [*GATEWAY, "--config", str(config), "apikey", "create", "--name", "bench", *limits]
     key = system_key(run_checked(create, timeout_s=120, cwd=ROOT))
     log = data / "gateway.log"
-    argv = [*GATEWAY, "--config", str(config), "serve"]
+    argv = [*site.wrap, *GATEWAY, "--config", str(config), "serve"]
     proc = stack.enter_context(running(argv, log=log, cpu=site.pins.target, cwd=ROOT))
     url = f"http://127.0.0.1:{port}"
-    wait_http_ok(f"{url}/healthz", proc=proc, log=log, timeout_s=START_TIMEOUT_S)
+    wait_http_ok(f"{url}/healthz", proc=proc, log=log, timeout_s=site.start_timeout_s)
     return Target(name, url, key, proc.pid, log)
 
 
