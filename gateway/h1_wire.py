@@ -22,6 +22,7 @@ MAX_HEAD_BYTES = 64 * 1024
 MAX_LINE_BYTES = 4 * 1024  # a chunk-size or trailer line
 _CRLF = b"\r\n"
 _HEAD_END = b"\r\n\r\n"
+_VERSIONS = ("HTTP/1.1", "HTTP/1.0")
 _SEMICOLON = ord(";")  # an int: `b";" in line` costs a raised and cleared TypeError
 # What the relay can decode (see `gateway.h1_client`).
 ACCEPT_ENCODING = "Accept-Encoding: gzip, deflate\r\n"
@@ -289,15 +290,15 @@ def parse_head(raw: bytes) -> ResponseHead:
     lines = raw.decode("latin-1").split("\r\n")
     version, _, rest = lines[0].partition(" ")
     code, _, reason = rest.partition(" ")
-    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdigit():
+    if version not in _VERSIONS or len(code) != 3 or not code.isdigit():
         raise WireError(f"bad status line {lines[0][:60]!r}")
-    pairs = []
+    headers: CIMultiDict[str] = CIMultiDict()
+    add = headers.add
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip():
             raise WireError(f"bad header line {line[:60]!r}")
-        pairs.append((name, value.strip()))
-    headers = CIMultiDict(pairs)
+        add(name, value.strip())
     connection = headers.get("Connection", "").lower()
     keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
     return ResponseHead(int(code), reason, CIMultiDictProxy(headers), keep_alive)

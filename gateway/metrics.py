@@ -67,8 +67,11 @@ BUCKETS = (
 STREAM_KINDS = ("sse", "websocket")
 
 
+_STATUS_CLASSES = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
+
+
 def _status_class(status: int) -> str:
-    return f"{status // 100}xx" if 100 <= status < 600 else "other"
+    return _STATUS_CLASSES[status // 100] if 100 <= status < 600 else "other"
 
 
 class Metrics:
