@@ -21,21 +21,20 @@ from gateway.handlers import (
 )
 from gateway.handlers import files as stored_files
 from gateway.handlers.messages import messages as anthropic_messages
-from gateway.keys import SCOPED_MIDDLEWARES, SETTINGS
+from gateway.keys import ROUTES, SCOPED_MIDDLEWARES, SETTINGS
 from gateway.login.plugin import setup as setup_login
-from gateway.middleware import RequestIds, Scoped, gateway_middleware
+from gateway.middleware import RequestIds, Wrapper
 from gateway.observability import setup as setup_observability
+from gateway.routes import add_route, install
 from gateway.settings import Settings
 
 
 def create_app(settings: Settings) -> web.Application:
-    scoped: Scoped = []
-    app = web.Application(
-        client_max_size=settings.server.max_body_bytes,
-        middlewares=[gateway_middleware(RequestIds(), scoped)],
-    )
+    # No aiohttp middleware: each route's handler is wrapped once instead (gateway/routes.py).
+    app = web.Application(client_max_size=settings.server.max_body_bytes)
     app[SETTINGS] = settings
-    app[SCOPED_MIDDLEWARES] = scoped
+    app[SCOPED_MIDDLEWARES] = []
+    app[ROUTES] = []
     database.setup(app)
     upstream.setup(app)
     catalog.setup(app)
@@ -49,25 +48,26 @@ def create_app(settings: Settings) -> web.Application:
     setup_login(app)  # after Redis; its session middleware runs inside observe
     setup_console(app)  # after the catalog, the key cache and Redis
     _routes(app)
+    install(app, Wrapper(RequestIds(), app[SCOPED_MIDDLEWARES]))  # after every setup
     return app
 
 
 def _routes(app: web.Application) -> None:
-    app.router.add_post("/v1/chat/completions", chat.chat_completions)
-    app.router.add_post("/v1/messages", anthropic_messages)
-    app.router.add_post("/v1/embeddings", embeddings.embeddings)
-    app.router.add_post("/v1/audio/speech", speech.speech)
-    app.router.add_post("/v1/audio/transcriptions", transcriptions.transcriptions)
-    app.router.add_post("/v1/audio/asr/flash", asr_flash.asr_flash)
-    app.router.add_get("/v1/audio/asr/stream", asr_stream.asr_stream)
-    app.router.add_get("/v1/realtime", realtime.realtime)
-    app.router.add_post("/v1/images/generations", images.generations)
-    app.router.add_post("/v1/images/edits", images.edits)
-    app.router.add_get("/files/{id}", stored_files.get_file)  # HEAD too
-    app.router.add_get("/v1/models", models.list_models)
-    app.router.add_get("/v1/models/{model}", models.get_model)
-    app.router.add_get("/v1/apikey/whoami", apikeys.whoami)
-    app.router.add_get("/v1/apikey/children", apikeys.list_children)
-    app.router.add_post("/v1/apikey/children", apikeys.create_child)
-    app.router.add_get("/healthz", health.healthz)
-    app.router.add_get("/readyz", health.readyz)
+    add_route(app, "POST", "/v1/chat/completions", chat.chat_completions)
+    add_route(app, "POST", "/v1/messages", anthropic_messages)
+    add_route(app, "POST", "/v1/embeddings", embeddings.embeddings)
+    add_route(app, "POST", "/v1/audio/speech", speech.speech)
+    add_route(app, "POST", "/v1/audio/transcriptions", transcriptions.transcriptions)
+    add_route(app, "POST", "/v1/audio/asr/flash", asr_flash.asr_flash)
+    add_route(app, "GET", "/v1/audio/asr/stream", asr_stream.asr_stream)
+    add_route(app, "GET", "/v1/realtime", realtime.realtime)
+    add_route(app, "POST", "/v1/images/generations", images.generations)
+    add_route(app, "POST", "/v1/images/edits", images.edits)
+    add_route(app, "GET", "/files/{id}", stored_files.get_file)  # HEAD too
+    add_route(app, "GET", "/v1/models", models.list_models)
+    add_route(app, "GET", "/v1/models/{model}", models.get_model)
+    add_route(app, "GET", "/v1/apikey/whoami", apikeys.whoami)
+    add_route(app, "GET", "/v1/apikey/children", apikeys.list_children)
+    add_route(app, "POST", "/v1/apikey/children", apikeys.create_child)
+    add_route(app, "GET", "/healthz", health.healthz)
+    add_route(app, "GET", "/readyz", health.readyz)

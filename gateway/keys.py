@@ -44,6 +44,8 @@ INVALIDATION = web.AppKey["Invalidation"]("invalidation")  # console changes -> 
 LOGIN = web.AppKey["Login"]("login")  # console login: providers, cookies, throttle
 # Middlewares run only around the handlers of some paths (gateway/middleware.py)
 SCOPED_MIDDLEWARES = web.AppKey["Scoped"]("scoped_middlewares")
+# The routes setups add, installed wrapped once the app is complete (gateway/routes.py)
+ROUTES = web.AppKey["list[web.RouteDef]"]("routes")
 
 APIKEY = web.RequestKey["ApiKey"]("apikey")
 REQUEST_ID = web.RequestKey[str]("request_id")

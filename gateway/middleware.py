@@ -1,13 +1,13 @@
-"""The one middleware: request id, the watched request, every failure rendered OpenAI-style.
+"""What runs around every handler: request id, the watched request, failures rendered.
 
-aiohttp resumes a handler through every middleware frame above it, so each layer costs on
-every resumption of every request. Hence one frame does it all, in this order:
+The app has no aiohttp middleware (gateway/routes.py): `Wrapper` wraps each route's handler
+once, when the routes are installed, and one coroutine frame then does it all, in order:
 
 1. numbers the request (`request[REQUEST_ID]`);
 2. for an API path, starts the request's `Timing` (gateway/observe.py) and, once the handler
    is done, counts it and writes its log line, whatever way it ended;
-3. wraps the handler in the scoped middlewares whose path prefix matches (the console's
-   sessions), so other paths pay nothing for them;
+3. runs the scoped middlewares whose path prefix matches the route's (the console's
+   sessions), chosen once per route, so other paths pay nothing for them;
 4. renders failures OpenAI-style (DESIGN §8) and stamps the response's headers.
 """
 
@@ -58,35 +58,44 @@ class RequestIds:
         return f"{self._prefix}{next(self._count):08x}"
 
 
-def gateway_middleware(ids: RequestIds, scoped: Scoped) -> Middleware:
-    """The app's only middleware; `scoped` may grow until the app starts."""
+class Wrapper:
+    """Wraps route handlers: `wrapper(handler, path)` is the handler the router calls."""
 
-    @web.middleware
-    async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
-        request_id = request[REQUEST_ID] = ids.next()
-        for prefixes, middleware in scoped:
-            if request.path.startswith(prefixes):
+    def __init__(self, ids: RequestIds, scoped: Scoped) -> None:
+        self._ids = ids
+        self._scoped = scoped
+
+    def __call__(self, handler: Handler, path: str) -> Handler:
+        for prefixes, middleware in self._scoped:
+            if path.startswith(prefixes):
                 handler = partial(middleware, handler=handler)
                 break
-        if request.path in observe.OPS_PATHS:
-            return await _unwatched(request, handler, request_id)
-        timing = observe.start(request)
-        try:
-            response = await handler(request)  # awaited here: no frame more per resumption
-            timing.ending(response.status, "")
-        except BaseException as exc:  # noqa: BLE001 -- re-raised unless it becomes a response
-            response = await _failed(request, timing, exc, request_id)
-        finally:
-            observe.finish(request, timing)
-        if not response.prepared:
-            observe.stamp(response.headers, timing, request_id)
-        return response
-
-    return gateway
+        if path in observe.OPS_PATHS:
+            return partial(_unwatched, self._ids, handler)
+        return partial(_watched, self._ids, handler, path)
 
 
-async def _unwatched(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
+async def _watched(
+    ids: RequestIds, handler: Handler, endpoint: str, request: web.Request
+) -> web.StreamResponse:
+    """An API path: the request observed (`endpoint` is its route's path, a metrics label)."""
+    request_id = request[REQUEST_ID] = ids.next()
+    timing = observe.start(request, endpoint)
+    try:
+        response = await handler(request)  # awaited here: no frame more per resumption
+        timing.ending(response.status, "")
+    except BaseException as exc:  # noqa: BLE001 -- re-raised unless it becomes a response
+        response = await _failed(request, timing, exc, request_id)
+    finally:
+        observe.finish(request, timing)
+    if not response.prepared:
+        observe.stamp(response.headers, timing, request_id)
+    return response
+
+
+async def _unwatched(ids: RequestIds, handler: Handler, request: web.Request) -> web.StreamResponse:
     """An ops path (/metrics, /healthz, /readyz): failures rendered, nothing counted."""
+    request_id = request[REQUEST_ID] = ids.next()
     try:
         response = await handler(request)
     except Exception as exc:  # noqa: BLE001 -- rendered; logged when unexpected
@@ -148,4 +157,7 @@ def _from_http(exc: web.HTTPException, request_id: str) -> web.Response:
     message = exc.reason
     if exc.status == 413:
         message = "The request body is larger than this gateway accepts."
-    return _json_error(exc.status, error_body(message, type_, code), request_id)
+    response = _json_error(exc.status, error_body(message, type_, code), request_id)
+    if "Allow" in exc.headers:  # a 405 says what the path does take
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response

@@ -9,10 +9,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import logs, metrics, shutdown
+from gateway.routes import add_route
 
 
 def setup(app: web.Application) -> None:
     metrics.setup(app)
     logs.setup(app)
     shutdown.setup(app)
-    app.router.add_get("/metrics", metrics.scrape)
+    add_route(app, "GET", "/metrics", metrics.scrape)

@@ -1,6 +1,6 @@
 """Watching every API request: timing, response headers, metrics, the request log, the drain.
 
-The gateway middleware (gateway/middleware.py) calls `start` before an API handler and
+The handler wrapper (gateway/middleware.py) calls `start` before an API handler and
 `finish` once it is done — a stream is done when its handler returns — whatever way it ended:
 the request's `Timing` is registered with the drain, counted, and its log line written, once.
 The ops routes (/metrics, /healthz, /readyz) are not watched.
@@ -8,7 +8,7 @@ The ops routes (/metrics, /healthz, /readyz) are not watched.
 `stamp` sets the headers every API response carries: `X-Bella-Request-Id`, `Server-Timing`
 (gateway, queue, upstream; for a stream, the time up to its first byte), `X-Bella-Channel`
 (the channel that served it, empty when none was chosen) and the echoed `X-Bella-Trace-Id`.
-The middleware stamps the responses handlers return; a handler that streams its response
+The wrapper stamps the responses handlers return; a handler that streams its response
 sends its head through `prepare`, which stamps it and counts the SSE or WebSocket stream.
 """
 
@@ -34,11 +34,11 @@ SSE_TYPE = "text/event-stream"
 REQUEST_ID_HEADER = "X-Bella-Request-Id"
 
 
-def start(request: web.Request) -> Timing:
+def start(request: web.Request, endpoint: str) -> Timing:
     """Start watching an API request: its `Timing`, in the drain (which the in-flight gauge
     reads)."""
     app = request.app
-    timing = Timing(request[REQUEST_ID], _endpoint(request), request.task)
+    timing = Timing(request[REQUEST_ID], endpoint, request.task)
     timing.trace_id = clean_trace_id(request.headers.get(TRACE_HEADER))
     request[TIMING] = timing
     app[DRAIN].enter(timing)
@@ -97,12 +97,6 @@ def _outcome(timing: Timing, spans: Spans) -> Outcome:
         timing.queued_marked,
         timing.stream,
     )
-
-
-def _endpoint(request: web.Request) -> str:
-    """The route pattern (bounded, fit for a label), "unmatched" for unknown paths."""
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else "unmatched"
 
 
 def stamp(headers: MutableMapping[str, str], timing: Timing, request_id: str) -> None:

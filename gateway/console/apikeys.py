@@ -14,6 +14,7 @@ from gateway.handlers.apikeys import json_response, key_view, name_from, spec_fr
 from gateway.handlers.body import json_body
 from gateway.keyadmin import RANK, KeyLimitsSpec, create_key, get_key, reset_key, update_key
 from gateway.keys import INVALIDATION, LIMITS, STORE
+from gateway.routes import add_route
 from gateway.store.records import ApiKey, Status
 
 
@@ -120,10 +121,10 @@ async def reset(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/console/apikeys", list_keys)
-    app.router.add_post("/console/apikeys", create)
-    app.router.add_get("/console/apikeys/{code}", read)
-    app.router.add_patch("/console/apikeys/{code}", patch)
-    app.router.add_post("/console/apikeys/{code}/reset", reset)
-    app.router.add_post("/console/apikeys/{code}/activate", activate)
-    app.router.add_post("/console/apikeys/{code}/deactivate", deactivate)
+    add_route(app, "GET", "/console/apikeys", list_keys)
+    add_route(app, "POST", "/console/apikeys", create)
+    add_route(app, "GET", "/console/apikeys/{code}", read)
+    add_route(app, "PATCH", "/console/apikeys/{code}", patch)
+    add_route(app, "POST", "/console/apikeys/{code}/reset", reset)
+    add_route(app, "POST", "/console/apikeys/{code}/activate", activate)
+    add_route(app, "POST", "/console/apikeys/{code}/deactivate", deactivate)

@@ -18,6 +18,7 @@ from gateway.console.guard import console_actor
 from gateway.errors import InvalidRequest
 from gateway.handlers.apikeys import json_response
 from gateway.keys import STORE
+from gateway.routes import add_route
 from gateway.store.records import AuditEntry
 
 SECRET_FIELDS = frozenset(
@@ -118,4 +119,4 @@ async def list_audit(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/console/audit", list_audit)
+    add_route(app, "GET", "/console/audit", list_audit)

@@ -26,6 +26,7 @@ from gateway.declare import _channel
 from gateway.errors import InvalidRequest
 from gateway.handlers.apikeys import json_response
 from gateway.keys import SETTINGS, UPSTREAM
+from gateway.routes import add_route
 from gateway.store.base import Store
 from gateway.store.records import ChannelRow
 
@@ -120,4 +121,4 @@ def _reply(body: bytes) -> str:
 def add_routes(app: web.Application) -> None:
     crud = CrudRoutes(Channels())
     crud.add(app, "/console/channels")
-    app.router.add_post("/console/channels/{code}/test", test_call)
+    add_route(app, "POST", "/console/channels/{code}/test", test_call)

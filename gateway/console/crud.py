@@ -18,6 +18,7 @@ from gateway.errors import InvalidRequest, NotFound
 from gateway.handlers.apikeys import json_response
 from gateway.handlers.body import json_body
 from gateway.keys import INVALIDATION, STORE
+from gateway.routes import add_route
 from gateway.store.base import DuplicateError, Store
 from gateway.store.records import Status
 
@@ -136,9 +137,9 @@ class CrudRoutes(Generic[Row]):
 
     def add(self, app: web.Application, base: str) -> None:
         one = f"{base}/{{{self.r.key}}}"
-        app.router.add_get(base, self.list)
-        app.router.add_post(base, self.create)
-        app.router.add_get(one, self.read)
-        app.router.add_patch(one, self.patch)
-        app.router.add_post(f"{one}/activate", self.activate)
-        app.router.add_post(f"{one}/deactivate", self.deactivate)
+        add_route(app, "GET", base, self.list)
+        add_route(app, "POST", base, self.create)
+        add_route(app, "GET", one, self.read)
+        add_route(app, "PATCH", one, self.patch)
+        add_route(app, "POST", f"{one}/activate", self.activate)
+        add_route(app, "POST", f"{one}/deactivate", self.deactivate)

@@ -9,6 +9,7 @@ from gateway.console.guard import console_actor
 from gateway.declare import ENDPOINTS, PRIORITIES, PROTOCOLS
 from gateway.handlers.apikeys import json_response
 from gateway.roles import ROLES
+from gateway.routes import add_route
 
 
 async def meta(request: web.Request) -> web.Response:
@@ -27,4 +28,4 @@ async def meta(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/console/meta", meta)
+    add_route(app, "GET", "/console/meta", meta)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from gateway.console.guard import page_guard
 from gateway.errors import NotFound
+from gateway.routes import add_route
 
 STATIC = Path(__file__).parent / "static"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css|svg|html)$")
@@ -63,6 +64,6 @@ async def to_page(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/console", to_page)
-    app.router.add_get("/console/", page)
-    app.router.add_get("/console/static/{name}", asset)
+    add_route(app, "GET", "/console", to_page)
+    add_route(app, "GET", "/console/", page)
+    add_route(app, "GET", "/console/static/{name}", asset)

@@ -16,6 +16,7 @@ from gateway.errors import InvalidRequest
 from gateway.handlers.apikeys import json_response
 from gateway.keys import STORE
 from gateway.quota import current_month
+from gateway.routes import add_route
 from gateway.store.records import ReportGroup, UsageTotal
 
 GROUPS = {"key": "apikey_code", "model": "model", "channel": "channel_code", "day": "day"}
@@ -70,4 +71,4 @@ async def usage(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/console/usage", usage)
+    add_route(app, "GET", "/console/usage", usage)

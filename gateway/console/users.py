@@ -16,6 +16,7 @@ from gateway.handlers.apikeys import json_response
 from gateway.handlers.body import json_body
 from gateway.keys import STORE
 from gateway.login import users
+from gateway.routes import add_route
 from gateway.store.records import Status, User
 
 
@@ -102,10 +103,10 @@ async def logout(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/console/users", list_users)
-    app.router.add_post("/console/users", grant)
-    app.router.add_get("/console/users/{code}", read)
-    app.router.add_patch("/console/users/{code}", patch)
-    app.router.add_post("/console/users/{code}/activate", activate)
-    app.router.add_post("/console/users/{code}/deactivate", deactivate)
-    app.router.add_post("/console/users/{code}/logout", logout)
+    add_route(app, "GET", "/console/users", list_users)
+    add_route(app, "POST", "/console/users", grant)
+    add_route(app, "GET", "/console/users/{code}", read)
+    add_route(app, "PATCH", "/console/users/{code}", patch)
+    add_route(app, "POST", "/console/users/{code}/activate", activate)
+    add_route(app, "POST", "/console/users/{code}/deactivate", deactivate)
+    add_route(app, "POST", "/console/users/{code}/logout", logout)

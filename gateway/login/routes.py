@@ -25,6 +25,7 @@ from gateway.login.csrf import check, check_origin
 from gateway.login.flow import COOKIE, FLOW_TTL_S, PATH, Flow, matches, new_flow, seal, unseal
 from gateway.login.providers import CasProvider, OAuthProvider, Provider
 from gateway.login.redirects import DEFAULT, external_base, safe_next
+from gateway.routes import add_route
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +214,10 @@ async def logout_all(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/login/providers", providers)
-    app.router.add_get("/login/session", session_info)
-    app.router.add_post("/login/key", key_login)
-    app.router.add_post("/login/logout", logout)
-    app.router.add_post("/login/logout-all", logout_all)
-    app.router.add_get("/login/{provider}/start", start)
-    app.router.add_get("/login/{provider}/callback", callback)
+    add_route(app, "GET", "/login/providers", providers)
+    add_route(app, "GET", "/login/session", session_info)
+    add_route(app, "POST", "/login/key", key_login)
+    add_route(app, "POST", "/login/logout", logout)
+    add_route(app, "POST", "/login/logout-all", logout_all)
+    add_route(app, "GET", "/login/{provider}/start", start)
+    add_route(app, "GET", "/login/{provider}/callback", callback)

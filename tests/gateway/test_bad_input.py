@@ -79,3 +79,18 @@ async def test_unknown_route_is_an_openai_shaped_404(gateway: Gateway) -> None:
     async with aiohttp.ClientSession() as http, http.get(gateway.url + "/v1/nothing") as response:
         assert response.status == 404
         assert (await response.json())["error"]["type"] == "invalid_request_error"
+
+
+async def test_unknown_paths_and_methods_get_openai_errors(gateway: Gateway) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(gateway.url + "/v1/no/such/path") as missing:
+            assert missing.status == 404
+            assert (await missing.json())["error"]["code"] == "not_found"
+            assert missing.headers["X-Bella-Request-Id"].startswith("req-")
+        async with http.delete(gateway.base_url + "/chat/completions") as wrong:
+            assert wrong.status == 405
+            assert (await wrong.json())["error"]["code"] == "method_not_allowed"
+            assert wrong.headers["Allow"] == "POST"
+        async with http.head(gateway.base_url + "/models") as head:
+            assert head.status in (200, 401)  # a GET route answers HEAD too
+            assert head.status != 405
