@@ -6,7 +6,8 @@ written per request, and body bytes handed on as the parser slices them (`gatewa
 
 Timeouts follow `aiohttp.ClientTimeout`, which the catalog builds per channel: `connect`
 bounds opening a connection, `total` the whole exchange, `sock_read` each wait for bytes.
-One timer per exchange watches both deadlines; a read deadline that moved on re-arms it.
+One `Watchdog` timer per client watches the deadlines of every exchange in flight, rather
+than a timer armed and cancelled per exchange (the dearest loop call a request would make).
 
 A connection goes back to its host's idle list the moment its response has been read whole
 (and the upstream did not ask to close it). An exchange that ends any other way — an error,
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import ssl
 import zlib
 from collections import deque
@@ -116,8 +118,8 @@ class Exchange:
         "_read_at",
         "_read_limit",
         "_streaming",
-        "_timer",
         "_waiter",
+        "_watchdog",
         "error",
         "finished",
         "headers",
@@ -130,6 +132,7 @@ class Exchange:
         conn: Connection,
         loop: asyncio.AbstractEventLoop,
         limits: ClientTimeout,
+        watchdog: Watchdog,
         *,
         no_body: bool,
     ) -> None:
@@ -151,10 +154,10 @@ class Exchange:
         self._deadline = now + limits.total if limits.total else None
         self._read_limit = limits.sock_read or None
         self._read_at = now
-        self._timer: asyncio.TimerHandle | None = None
-        due = self._due()
+        self._watchdog = watchdog
+        due = self.due()
         if due is not None:
-            self._timer = loop.call_at(due, self._check_timeout)
+            watchdog.watch(self, due)
 
     # --- the connection's side ---------------------------------------------------------
 
@@ -293,27 +296,66 @@ class Exchange:
         self._conn.abort()
         self._wake()
 
-    def _due(self) -> float | None:
+    def due(self) -> float | None:
+        """When the exchange times out, as things stand (None: it has no deadline)."""
         read_due = self._read_at + self._read_limit if self._read_limit else None
         if read_due is None or (self._deadline is not None and self._deadline < read_due):
             return self._deadline
         return read_due
 
-    def _check_timeout(self) -> None:
-        self._timer = None
-        if self.finished:
-            return
-        now = self._loop.time()
-        due = self._due()
-        if due is not None and due > now:
-            self._timer = self._loop.call_at(due, self._check_timeout)
-            return
+    def timed_out(self) -> None:
         self._fail(UpstreamTimeout("The upstream did not answer in time."))
 
     def _stop_timer(self) -> None:
+        self._watchdog.forget(self)
+
+
+class Watchdog:
+    """The deadlines of every exchange in flight, watched by one timer.
+
+    Deadlines are seconds away and nearly every exchange ends long before its own, so one
+    timer serves them all: it is armed for the earliest deadline it knows of, and when it
+    fires it checks every exchange in flight, fails those past their deadline (a read
+    deadline moves on as bytes arrive) and is armed again for the earliest left, no sooner
+    than `TICK_S` later: an exchange times out at most `TICK_S` late.
+    """
+
+    TICK_S = 0.05
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._watched: set[Exchange] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._at = math.inf
+
+    def watch(self, exchange: Exchange, due: float) -> None:
+        self._watched.add(exchange)
+        if due < self._at:
+            self._arm(due)
+
+    def forget(self, exchange: Exchange) -> None:
+        self._watched.discard(exchange)  # the timer stays: when it fires, it finds less
+
+    def _arm(self, at: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+        self._timer = self._loop.call_at(at, self._check)
+        self._at = at
+
+    def _check(self) -> None:
+        self._timer, self._at = None, math.inf
+        now = self._loop.time()
+        earliest = math.inf
+        for exchange in list(self._watched):
+            due = exchange.due()
+            if due is None:
+                self._watched.discard(exchange)
+            elif due <= now:
+                exchange.timed_out()  # and forgotten
+            elif due < earliest:
+                earliest = due
+        if earliest < math.inf:
+            self._arm(max(earliest, now + self.TICK_S))
 
 
 class HostPool:
@@ -386,6 +428,7 @@ class H1Client:
         self._ssl = ssl_context
         self._pools: dict[HostKey, HostPool] = {}
         self._targets: dict[str, Target] = {}
+        self._watchdog = Watchdog(loop)
 
     async def request(
         self,
@@ -402,7 +445,7 @@ class H1Client:
         for fresh in (False, True):  # a stale reused connection: once more, on a new one
             if conn is None:
                 conn = await self._checkout(pool, target, limits, fresh=fresh)
-            exchange = Exchange(conn, self.loop, limits, no_body=method == "HEAD")
+            exchange = Exchange(conn, self.loop, limits, self._watchdog, no_body=method == "HEAD")
             conn.exchange = exchange
             assert conn.transport is not None
             conn.transport.write(payload)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import gzip
 import ipaddress
@@ -278,6 +279,34 @@ async def test_a_stream_that_stalls_times_out_between_reads(client: H1Client) ->
     assert b"".join(got) == b"data:\n\n" * 3
 
 
+async def test_a_short_deadline_fires_while_a_longer_one_waits(client: H1Client) -> None:
+    """One timer watches every exchange: a later, shorter deadline re-arms it sooner, and an
+    exchange that ends leaves the others watched."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+
+    loop = asyncio.get_running_loop()
+    async with raw_server(silent) as base:
+        slow = asyncio.create_task(
+            client.request("POST", base + "/x", {}, b"", ClientTimeout(total=3, connect=1))
+        )
+        await asyncio.sleep(0.05)  # its deadline is the one armed
+        started = loop.time()
+        with pytest.raises(UpstreamTimeout):
+            await client.request("POST", base + "/x", {}, b"", ClientTimeout(total=0.2))
+        assert 0.15 < loop.time() - started < 0.6
+        quick = asyncio.create_task(
+            client.request("POST", base + "/x", {}, b"", ClientTimeout(total=0.3))
+        )
+        with pytest.raises(UpstreamTimeout):
+            await quick
+        assert not slow.done()  # still within its own 3 s
+        slow.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await slow
+
+
 async def test_a_connection_cut_mid_body_is_an_error(client: H1Client) -> None:
     async def cuts(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -457,6 +486,7 @@ async def test_an_unusable_url_is_unavailable(client: H1Client) -> None:
         test_a_reused_connection_dropped_before_answering_is_retried_once,
         test_cancelling_the_caller_aborts_the_connection,
         test_a_stream_that_stalls_times_out_between_reads,
+        test_a_short_deadline_fires_while_a_longer_one_waits,
     ],
 )
 def test_on_uvloop(scenario: Callable[[H1Client], Awaitable[None]]) -> None:
