@@ -42,13 +42,6 @@ _DONE = b"[DONE]"
 _COMPACT_MARKERS = (b'"usage":{', b'"finish_reason":"', b'"error"')
 _SPACED_MARKERS = (b'"usage": {', b'"finish_reason": "', b'"error"')
 _METER_MARKERS = (*_COMPACT_MARKERS, *_SPACED_MARKERS[:2])
-# What a CR-free buffer is searched for once the content has started (see `_relay_lf`):
-# the markers of the stream's JSON style once its first event showed it, else all of them.
-_STYLE_MARKERS: dict[bool | None, tuple[bytes, ...]] = {
-    None: _METER_MARKERS,
-    False: _COMPACT_MARKERS,
-    True: _SPACED_MARKERS,
-}
 
 
 class OpenAIAdapter:
@@ -277,7 +270,6 @@ class OpenAIStreamMeter:
     __slots__ = (
         "_hide_usage_chunk",
         "_markers",
-        "_spaced",
         "_tail",
         "done",
         "error",
@@ -289,7 +281,8 @@ class OpenAIStreamMeter:
     def __init__(self, *, hide_usage_chunk: bool) -> None:
         self._hide_usage_chunk = hide_usage_chunk
         self._tail = b""  # an incomplete event, held until its blank line arrives
-        self._spaced: bool | None = None  # JSON style, from the first event with a key
+        # What a CR-free buffer is searched for once content has started (see `_relay_lf`):
+        # the markers of the stream's JSON style once its first event showed it, else all.
         self._markers: tuple[bytes, ...] = _METER_MARKERS
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
@@ -351,7 +344,7 @@ class OpenAIStreamMeter:
             index, slot = hits[0]
             if index >= start:
                 first, start = lf_event_bounds(buffer, start, index)
-                if not self._forward(buffer[first:start]):
+                if not self._forward(buffer[first:start], hit=True):
                     hidden.append((first, start))
             index = buffer.find(self._markers[slot], start, end)
             if index < 0:
@@ -364,22 +357,24 @@ class OpenAIStreamMeter:
         where it is: a stream's last event, after every other the meter reads."""
         index = buffer.rfind(_DONE, start, end)
         while index >= 0:
-            first, _ = lf_event_bounds(buffer, start, index)
-            if event_data(buffer[first : buffer.find(b"\n\n", index) + 2]) == _DONE:
+            first, stop = lf_event_bounds(buffer, start, index)
+            if event_data(buffer[first:stop]) == _DONE:
                 self.done = True
                 return
             index = buffer.rfind(_DONE, start, first)
 
-    def _forward(self, raw_event: bytes) -> bool:
+    def _forward(self, raw_event: bytes, *, hit: bool = False) -> bool:
+        """Read `raw_event`; False when it is not to be forwarded. `hit`: a marker search
+        found it, so it need not be searched again before it is parsed."""
         payload = event_data(raw_event)
         if payload is None:
             return True
         if payload == _DONE:
             self.done = True
             return True
-        if self._spaced is None:
+        if self._markers is _METER_MARKERS:
             self._learn_style(payload)
-        if self.started and not _may_meter(payload):
+        if self.started and not hit and not _may_meter(payload):
             return True
         try:
             chunk = orjson.loads(payload)
@@ -392,8 +387,8 @@ class OpenAIStreamMeter:
         serializer writes every event alike, so later events are searched for one style."""
         colon = payload.find(b'":')
         if colon > 0 and payload.startswith(b'{"'):
-            self._spaced = payload[colon + 2 : colon + 3] == b" "
-            self._markers = _STYLE_MARKERS[self._spaced]
+            spaced = payload[colon + 2 : colon + 3] == b" "
+            self._markers = _SPACED_MARKERS if spaced else _COMPACT_MARKERS
 
     def _meter(self, chunk: dict[str, Any]) -> bool:
         error = chunk.get("error")

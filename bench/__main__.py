@@ -58,8 +58,11 @@ from bench.targets import (
     Pins,
     Site,
     Target,
+    auth_headers,
+    modes_of,
     plan_pins,
     start_upstream,
+    target_names,
 )
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.md"
@@ -150,7 +153,7 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Option
         "are written beside the report (needs py-spy: .venv/bin/pip install py-spy)",
     )
     args = parser.parse_args(argv)
-    modes = ("embedded", "redis") if args.mode == "all" else (args.mode,)
+    modes = modes_of(args.mode)
     return Options(
         duration_s=args.duration,
         warmup_s=args.warmup,
@@ -202,7 +205,7 @@ def run_all(options: Options, pins: Pins) -> list[report.Row]:
         site = Site(tmp, pins, upstream_url)
         ctx = Context(site, options, upstream_pid)
         targets = []
-        for name in (report.BASELINE, *(t for m in options.modes for t in MODES[m])):
+        for name in target_names(options.modes):
             print(f"bench: starting {name}", flush=True)
             targets.append(TARGETS[name](stack, site))
         return [row for scenario in SCENARIOS for row in compare(targets, scenario, ctx)]
@@ -231,7 +234,7 @@ def compare(targets: Sequence[Target], scenario: Scenario, ctx: Context) -> list
 
 def prepare_load(target: Target, scenario: Scenario, ctx: Context) -> Path:
     """Check one request by hand, then write the wrk script for `scenario` on `target`."""
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {target.key}"}
+    headers = auth_headers(target.key)
     probe(target, scenario, headers)
     script = ctx.site.tmp / f"{target.name}-{scenario.name}.lua".replace("+", "-")
     script.write_text(wrk.lua_script(scenario.body(), headers))

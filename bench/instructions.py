@@ -25,9 +25,19 @@ from pathlib import Path
 import aiohttp
 
 from bench import report
-from bench.__main__ import EVENTS_PER_WRITE, SCENARIOS, Scenario
+from bench.__main__ import EVENTS_PER_WRITE, SCENARIOS, Scenario, probe
 from bench.procs import BenchError, ensure_tool, run_checked
-from bench.targets import MODES, TARGETS, Site, Target, plan_pins, start_upstream
+from bench.targets import (
+    MODES,
+    TARGETS,
+    Site,
+    Target,
+    auth_headers,
+    modes_of,
+    plan_pins,
+    start_upstream,
+    target_names,
+)
 
 WARMUP_REQUESTS = 300
 CONCURRENCY = 8
@@ -40,8 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mode", choices=[*MODES, "all"], default="all")
     args = parser.parse_args(argv)
     ensure_tool("valgrind", package="valgrind")
-    modes = ("embedded", "redis") if args.mode == "all" else (args.mode,)
-    names = [report.BASELINE, *(t for m in modes for t in MODES[m])]
+    names = target_names(modes_of(args.mode))
     try:
         counts = measure_all(names, args.requests)
     except BenchError as exc:
@@ -79,6 +88,7 @@ def count(name: str, scenario: Scenario, requests: int, tmp: Path) -> float:
         site = Site(run, pins, upstream_url, wrap=wrap, start_timeout_s=START_TIMEOUT_S)
         target = TARGETS[name](stack, site)
         url = f"{target.url}/v1/chat/completions"
+        probe(target, scenario, auth_headers(target.key))  # a broken target fails clearly
         asyncio.run(load(url, target, scenario, WARMUP_REQUESTS))
         callgrind_control(("-i", "on"), target.pid)
         asyncio.run(load(url, target, scenario, requests))
@@ -92,7 +102,7 @@ def count(name: str, scenario: Scenario, requests: int, tmp: Path) -> float:
 
 async def load(url: str, target: Target, scenario: Scenario, requests: int) -> None:
     """`requests` requests, `CONCURRENCY` at a time; each must succeed."""
-    headers = {"Authorization": f"Bearer {target.key}", "Content-Type": "application/json"}
+    headers = auth_headers(target.key)
     body = scenario.body()
     left = requests
 

@@ -30,6 +30,23 @@ GATEWAY = (sys.executable, "-m", "gateway")
 MODEL = "bench-chat"
 # --mode NAME -> the targets measured after the bare proxy; `all` is every gateway mode.
 MODES = {"bare": (), "embedded": ("gateway",), "redis": ("gateway+redis",)}
+
+
+def modes_of(choice: str) -> tuple[str, ...]:
+    """The gateway modes a `--mode` choice names (`all`: both gateways)."""
+    return ("embedded", "redis") if choice == "all" else (choice,)
+
+
+def target_names(modes: tuple[str, ...]) -> list[str]:
+    """The bare proxy, then the targets of `modes`, in the order they are measured."""
+    return [BASELINE, *(name for mode in modes for name in MODES[mode])]
+
+
+def auth_headers(key: str) -> dict[str, str]:
+    """What every bench request sends besides its body."""
+    return {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+
+
 START_TIMEOUT_S = 60.0
 
 

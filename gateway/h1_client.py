@@ -274,7 +274,7 @@ class Exchange:
             if rest:
                 self._chunks.append(rest)
         self.finished = True
-        self._stop_timer()
+        self._watchdog.forget(self)
         conn = self._conn
         parser = self._parser
         head = parser.head
@@ -288,7 +288,7 @@ class Exchange:
         if self.finished:
             return
         self.finished = True
-        self._stop_timer()
+        self._watchdog.forget(self)
         self.error = error if isinstance(error, UpstreamError) else UpstreamUnavailable(str(error))
         if not self._head_waiter.done():
             self._head_waiter.set_exception(error)
@@ -305,9 +305,6 @@ class Exchange:
 
     def timed_out(self) -> None:
         self._fail(UpstreamTimeout("The upstream did not answer in time."))
-
-    def _stop_timer(self) -> None:
-        self._watchdog.forget(self)
 
 
 class Watchdog:
@@ -346,11 +343,9 @@ class Watchdog:
         self._timer, self._at = None, math.inf
         now = self._loop.time()
         earliest = math.inf
-        for exchange in list(self._watched):
-            due = exchange.due()
-            if due is None:
-                self._watched.discard(exchange)
-            elif due <= now:
+        for exchange in list(self._watched):  # each has a deadline: unwatched otherwise
+            due = cast(float, exchange.due())
+            if due <= now:
                 exchange.timed_out()  # and forgotten
             elif due < earliest:
                 earliest = due

@@ -24,7 +24,10 @@ if TYPE_CHECKING:  # string type arguments below; imported for the type checker 
     from gateway.timing import Timing  # noqa: F401
     from gateway.upstream import Upstream  # noqa: F401
     from gateway.usage import UsageWriter  # noqa: F401
-    from ratelimit import RedisClient  # noqa: F401
+    from ratelimit import (
+        RedisClient,  # noqa: F401
+        ScriptClient,  # noqa: F401
+    )
 
 SETTINGS = web.AppKey["Settings"]("settings")
 STORE = web.AppKey["Store"]("store")
@@ -49,10 +52,7 @@ ROUTES = web.AppKey["list[web.RouteDef]"]("routes")
 
 APIKEY = web.RequestKey["ApiKey"]("apikey")
 REQUEST_ID = web.RequestKey[str]("request_id")
-TIMING = web.RequestKey["Timing"]("timing")  # set by the observe middleware
-
-if TYPE_CHECKING:
-    from ratelimit import ScriptClient  # noqa: F401
+TIMING = web.RequestKey["Timing"]("timing")  # set by `observe.start`
 
 # The request path's Redis scripts (key checks, channel slots, routing bus): the lean
 # `FastRedis` on a plain Redis, the shared `RedisCluster` on a cluster; None without Redis.

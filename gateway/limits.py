@@ -41,7 +41,6 @@ from ratelimit import (
 class Admission:
     checks: tuple[Check, ...]
     shared: bool
-    leased: bool = False  # a check took a concurrency lease: give it back
 
 
 NOTHING = Admission((), shared=False)
@@ -119,12 +118,7 @@ class KeyLimits:
         self, result: CheckResult, checks: tuple[Check, ...], *, shared: bool
     ) -> Admission:
         if result.allowed:
-            leased = (
-                checks[0].concurrency > 0
-                if len(checks) == 1
-                else any(c.concurrency for c in checks)
-            )
-            return Admission(checks, shared, leased)
+            return Admission(checks, shared)
         self.rejected[result.reason or "qps"] += 1
         retry_after = result.retry_after
         if result.reason == "concurrency":
@@ -139,9 +133,8 @@ class KeyLimits:
 
     def release(self, request_id: str, admission: Admission) -> None:
         """Give back the concurrency lease; never awaits."""
-        if not admission.leased:
+        if self._held.pop(request_id, None) is None:  # held iff the key has a concurrency limit
             return
-        self._held.pop(request_id, None)
         checks = admission.checks
         shared = self._shared
         if admission.shared and shared is not None:

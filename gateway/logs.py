@@ -128,12 +128,10 @@ class RequestLog:
             "status": outcome.status,
             "error": outcome.error,
             "stream": outcome.stream,
-            # Milliseconds to the microsecond, half up (spans are never negative; `round` is
-            # exact but several times slower).
-            "duration_ms": int(total * 1_000_000 + 0.5) / 1000,
-            "queue_ms": int(queue * 1_000_000 + 0.5) / 1000,
-            "upstream_ms": int(upstream * 1_000_000 + 0.5) / 1000,
-            "gateway_ms": int(gateway * 1_000_000 + 0.5) / 1000,
+            "duration_ms": _ms(total),
+            "queue_ms": _ms(queue),
+            "upstream_ms": _ms(upstream),
+            "gateway_ms": _ms(gateway),
             "failovers": outcome.failovers,
             "pid": self._pid,
         }
@@ -150,6 +148,11 @@ class RequestLog:
         self.flush()
         if self._sink is not None and self._sink is not sys.stdout.buffer:
             self._sink.close()
+
+
+def _ms(seconds: float) -> float:
+    """Milliseconds to the microsecond, half up (`round` is exact but several times slower)."""
+    return int(seconds * 1_000_000 + 0.5) / 1000  # spans are never negative
 
 
 def write_max(sink: BinaryIO | None) -> int:

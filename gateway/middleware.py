@@ -80,7 +80,7 @@ async def _watched(
 ) -> web.StreamResponse:
     """An API path: the request observed (`endpoint` is its route's path, a metrics label)."""
     request_id = request[REQUEST_ID] = ids.next()
-    timing = observe.start(request, endpoint)
+    timing = observe.start(request, request_id, endpoint)
     try:
         response = await handler(request)  # awaited here: no frame more per resumption
         timing.ending(response.status, "")
@@ -89,7 +89,7 @@ async def _watched(
     finally:
         observe.finish(request, timing)
     if not response.prepared:
-        observe.stamp(response.headers, timing, request_id)
+        observe.stamp(response.headers, timing)
     return response
 
 
@@ -125,7 +125,7 @@ async def _failed(
     elif isinstance(exc, web.HTTPException):
         timing.ending(exc.status, "" if exc.status < 400 else "http_error")
         if exc.status < 400:  # a redirect: aiohttp sends it
-            observe.stamp(exc.headers, timing, request_id)
+            observe.stamp(exc.headers, timing)
             raise exc
     elif not isinstance(exc, Exception):
         raise exc

@@ -19,9 +19,8 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from gateway.keys import APIKEY, DRAIN, METRICS, REQUEST_ID, REQUEST_LOG, TIMING
+from gateway.keys import APIKEY, DRAIN, METRICS, REQUEST_LOG, TIMING
 from gateway.logs import clean_trace_id
-from gateway.metrics import Metrics
 from gateway.shutdown import SHUTDOWN_CODE, SHUTDOWN_STATUS
 from gateway.timing import Outcome, Spans, Timing
 
@@ -34,14 +33,13 @@ SSE_TYPE = "text/event-stream"
 REQUEST_ID_HEADER = "X-Bella-Request-Id"
 
 
-def start(request: web.Request, endpoint: str) -> Timing:
+def start(request: web.Request, request_id: str, endpoint: str) -> Timing:
     """Start watching an API request: its `Timing`, in the drain (which the in-flight gauge
     reads)."""
-    app = request.app
-    timing = Timing(request[REQUEST_ID], endpoint, request.task)
+    timing = Timing(request_id, endpoint, request.task)
     timing.trace_id = clean_trace_id(request.headers.get(TRACE_HEADER))
     request[TIMING] = timing
-    app[DRAIN].enter(timing)
+    request.app[DRAIN].enter(timing)
     return timing
 
 
@@ -50,12 +48,7 @@ def finish(request: web.Request, timing: Timing) -> None:
     app = request.app
     spans = timing.finish()
     app[DRAIN].leave(timing)
-    _finish(request, app, app[METRICS], timing, spans)
-
-
-def _finish(
-    request: web.Request, app: web.Application, metrics: Metrics, timing: Timing, spans: Spans
-) -> None:
+    metrics = app[METRICS]
     if timing.stream:
         metrics.stream_closed(timing.stream, timing.endpoint)
     outcome = _outcome(timing, spans)
@@ -99,9 +92,9 @@ def _outcome(timing: Timing, spans: Spans) -> Outcome:
     )
 
 
-def stamp(headers: MutableMapping[str, str], timing: Timing, request_id: str) -> None:
+def stamp(headers: MutableMapping[str, str], timing: Timing) -> None:
     """The headers every API response carries, set just before it is sent."""
-    headers[REQUEST_ID_HEADER] = request_id
+    headers[REQUEST_ID_HEADER] = timing.request_id
     headers["Server-Timing"] = (timing.final or timing.spans()).server_timing()
     if CHANNEL_HEADER not in headers:
         record = timing.record
@@ -116,7 +109,7 @@ async def prepare(request: web.Request, response: ResponseT) -> ResponseT:
     timing = request.get(TIMING)
     if timing is not None and not response.prepared:
         _opened(request, timing, response)
-        stamp(response.headers, timing, timing.request_id)
+        stamp(response.headers, timing)
     await response.prepare(request)
     return response
 

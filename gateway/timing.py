@@ -1,7 +1,8 @@
 """One request's clock: where its time went (gateway, queue, upstream), and what it became.
 
-The observe middleware starts a `Timing` for every API request (`request[TIMING]`) and ends
-it when the handler returns. Handlers mark the phases only they can see:
+The handler wrapper (`observe.start`) starts a `Timing` for every API request
+(`request[TIMING]`) and ends it when the handler returns. Handlers mark the phases only they
+can see:
 
 - `request[TIMING].add_queue(seconds)` — time spent waiting for a slot (dispatch measures
   it around `router.acquire`, cancellation included);

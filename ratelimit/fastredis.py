@@ -34,8 +34,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import parse_qs, unquote, urlsplit
 
+from redis.asyncio.connection import parse_url as redis_url_options
 from redis.exceptions import (
     AuthenticationError,
     BusyLoadingError,
@@ -103,28 +103,23 @@ class Address:
 
 
 def parse_url(url: str) -> Address:
-    """``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS) or
-    ``unix://[[user]:password@]/path.sock[?db=N]``, as redis-py reads them; ``?db=``,
-    ``?password=``, ``?ssl_cert_reqs=none`` and ``?ssl_ca_certs=`` are understood, other
-    query options (redis-py's pool and socket tuning) are ignored."""
-    parts = urlsplit(url)
-    query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
-    username = unquote(parts.username) if parts.username else query.get("username")
-    password = unquote(parts.password) if parts.password else query.get("password")
-    db = query.get("db")
-    if db is None and parts.scheme != "unix":  # a unix socket's path is no database number
-        db = parts.path.strip("/")
-    common: dict[str, Any] = {"db": int(db or 0), "username": username, "password": password}
-    if parts.scheme == "unix":
-        return Address(path=unquote(parts.path), **common)
-    if parts.scheme not in ("redis", "rediss"):
-        raise ValueError("a lean Redis url starts with redis://, rediss:// or unix://")
+    """``redis://``, ``rediss://`` (TLS) or ``unix://`` URLs, read by redis-py's own parser;
+    of its query options, ``db``, ``password``, ``ssl_cert_reqs=none`` and ``ssl_ca_certs``
+    apply here, the pool and socket tuning does not."""
+    options: dict[str, Any] = dict(redis_url_options(url))  # ValueError: another scheme
+    common: dict[str, Any] = {
+        "db": int(options.get("db") or 0),
+        "username": options.get("username"),
+        "password": options.get("password"),
+    }
+    if "path" in options:
+        return Address(path=options["path"], **common)
     return Address(
-        host=unquote(parts.hostname or "localhost"),
-        port=parts.port or 6379,
-        tls=parts.scheme == "rediss",
-        tls_verify=query.get("ssl_cert_reqs", "required").lower() != "none",
-        tls_ca_file=query.get("ssl_ca_certs"),
+        host=options.get("host") or "localhost",
+        port=int(options.get("port") or 6379),
+        tls=url.lower().startswith("rediss:"),
+        tls_verify=str(options.get("ssl_cert_reqs", "required")).lower() != "none",
+        tls_ca_file=options.get("ssl_ca_certs"),
         **common,
     )
 
@@ -191,9 +186,7 @@ class _Connection(asyncio.Protocol):
             else:
                 future.set_result(reply)
         self._answered += len(replies)
-        flushes = self._flushes
-        while flushes and flushes[0][0] <= self._answered:
-            flushes.popleft()
+        self._prune_flushes()
 
     def _flush(self) -> None:
         out, self._out = self._out, []
@@ -206,14 +199,18 @@ class _Connection(asyncio.Protocol):
         if self._timer is None:
             self._timer = self._loop.call_at(deadline, self._check_deadline)
 
-    def _check_deadline(self) -> None:
-        self._timer = None
+    def _prune_flushes(self) -> None:
+        """Forget the flushes whose replies have all come."""
         flushes = self._flushes
         while flushes and flushes[0][0] <= self._answered:
             flushes.popleft()
-        if not flushes:
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        self._prune_flushes()
+        if not self._flushes:
             return  # the next flush arms the timer again
-        deadline = flushes[0][1]
+        deadline = self._flushes[0][1]
         if deadline - self._loop.time() <= _TIMER_SLACK_S:
             self._fail(RedisTimeoutError, f"Timeout reading from {self._name}")
         else:
@@ -240,7 +237,6 @@ class Script:
 
     def __init__(self, client: FastRedis, source: str) -> None:
         self._client = client
-        self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
         self._evalsha = resp.encode_arg("EVALSHA") + resp.encode_arg(self.sha)
         self._eval = resp.encode_arg("EVAL") + resp.encode_arg(source)

@@ -184,12 +184,9 @@ class MemoryKeyChecks:
                 return CheckResult(False, "qps", retry, key, 0)
             remaining = check.rate_limit - live - 1
         if check.concurrency:
-            sets = self._leases.sets
-            sets.evict(now)
-            leases = sets.touch(key)
-            if not leases.fits(check.lease_id, check.concurrency, now):
-                return CheckResult(False, "concurrency", leases.retry_after(now), key, 0)
-            leases.put(check.lease_id, now + check.lease_ttl_s)
+            if not self._lease_fits(check, now, 0):
+                return CheckResult(False, "concurrency", self._leases.retry_after(key, now), key, 0)
+            self._leases.take(key, check.lease_id, now + check.lease_ttl_s)
         if log is not None:
             log.record(now, check.window_s)
         return CheckResult(True, remaining=remaining)

@@ -14,10 +14,13 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from redis.asyncio.cluster import RedisCluster
 
 from gateway.keys import ROUTER
 from gateway.router import Router
+from gateway.routing.slots import slot_id
 from ratelimit import RedisClient, redis_from_url
+from ratelimit.redis import lease_key
 from tests.fakes.openai_upstream import API_KEY, FakeOpenAI
 from tests.harness import Gateway, chat_catalog, chat_channel, gateway_settings, running_gateway
 
@@ -113,6 +116,11 @@ async def chat(
         elapsed=time.monotonic() - started,
         headers=dict(response.headers),
     )
+
+
+async def slots_held(client: RedisClient | RedisCluster, code: str, n: int) -> bool:
+    """Whether Redis holds exactly `n` slot leases on channel `code` (for `eventually`)."""
+    return int(await client.zcard(lease_key(slot_id(code)))) == n
 
 
 async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout_s: float = 5.0) -> None:

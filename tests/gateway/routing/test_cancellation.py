@@ -19,6 +19,7 @@ from tests.gateway.routing.conftest import (
     eventually,
     gateway,
     router_of,
+    slots_held,
 )
 
 pytestmark = pytest.mark.redis
@@ -47,7 +48,7 @@ async def test_client_gone_while_queued_leaves_the_queue_and_takes_no_slot(
     async with gateway(tmp_path, one, BELLA_REDIS_URL=redis_clean) as gw:
         router = router_of(gw)
         holder = asyncio.create_task(chat(http, gw.url, gw.key, stream=True))
-        await eventually(lambda: _zcard_is(redis, 1))
+        await eventually(lambda: slots_held(redis, "ch-one", 1))
         async with aiohttp.ClientSession() as leaving:
             queued = asyncio.create_task(open_stream(leaving, gw.url, gw.key))
             await eventually(lambda: router.state().queues == {"gpt-test": 1})
@@ -56,7 +57,7 @@ async def test_client_gone_while_queued_leaves_the_queue_and_takes_no_slot(
         await eventually(lambda: router.state().queues == {}, timeout_s=1.0)  # tick: 0.1 s
         assert await redis.zcard(LEASES) == 1  # the holder's, and only it
         assert (await holder).status == 200
-        await eventually(lambda: _zcard_is(redis, 0))
+        await eventually(lambda: slots_held(redis, "ch-one", 0))
         assert router.slots.held("ch-one") == 0
         assert len(slow.requests) == 1
         records = {r.status for r in await gw.usage()}
@@ -72,15 +73,11 @@ async def test_client_gone_while_streaming_releases_the_slot(
         router = router_of(gw)
         async with aiohttp.ClientSession() as leaving:
             streaming = asyncio.create_task(open_stream(leaving, gw.url, gw.key))
-            await eventually(lambda: _zcard_is(redis, 1))
+            await eventually(lambda: slots_held(redis, "ch-one", 1))
             assert router.slots.held("ch-one") == 1
             streaming.cancel()
             await asyncio.gather(streaming, return_exceptions=True)
-        await eventually(lambda: _zcard_is(redis, 0), timeout_s=2.0)
+        await eventually(lambda: slots_held(redis, "ch-one", 0), timeout_s=2.0)
         assert router.slots.held("ch-one") == 0
         [record] = await gw.usage()
         assert record.status == 499
-
-
-async def _zcard_is(redis: RedisClient, n: int) -> bool:
-    return bool(await redis.zcard(LEASES) == n)

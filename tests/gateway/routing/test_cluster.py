@@ -19,7 +19,7 @@ from gateway.routing.slots import RedisSlots, slot_id
 from gateway.settings import RedisSettings
 from gateway.store.records import ChannelRow
 from ratelimit.redis import lease_key
-from tests.gateway.routing.conftest import StartFake, channel, chat, eventually, gateway
+from tests.gateway.routing.conftest import StartFake, channel, chat, eventually, gateway, slots_held
 
 pytestmark = pytest.mark.redis
 
@@ -117,14 +117,10 @@ async def test_a_release_in_one_gateway_wakes_a_waiter_in_another(
         gateway(tmp_path / "b", one, **env) as second,
     ):
         holder = asyncio.create_task(chat(http, first.url, first.key, stream=True))
-        await eventually(lambda: _count(cluster, 1))
+        await eventually(lambda: slots_held(cluster, "ch-0", 1))
         waiter = await chat(http, second.url, second.key, stream=True, max_wait=10)
         held = await holder
         assert (held.status, waiter.status) == (200, 200)
         assert waiter.elapsed < held.elapsed + 1.0  # woken by the bus, not by the 30 s poll
-        await eventually(lambda: _count(cluster, 0))
+        await eventually(lambda: slots_held(cluster, "ch-0", 0))
         assert slow.max_in_flight == 1
-
-
-async def _count(cluster: RedisCluster, n: int) -> bool:
-    return bool(await cluster.zcard(lease_key(slot_id("ch-0"))) == n)

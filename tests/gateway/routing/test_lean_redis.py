@@ -13,11 +13,17 @@ from redis.asyncio import Redis
 from gateway.keys import LIMITS, REDIS, REDIS_SCRIPTS
 from gateway.redisconn import make_client, script_client
 from gateway.routing.outbox import BATCH, Outbox
-from gateway.routing.slots import slot_id
 from gateway.settings import RedisSettings
 from ratelimit import FastRedis, RateLimitStoreError, RedisClient, RedisLeases
-from ratelimit.redis import lease_key
-from tests.gateway.routing.conftest import StartFake, channel, chat, eventually, gateway, router_of
+from tests.gateway.routing.conftest import (
+    StartFake,
+    channel,
+    chat,
+    eventually,
+    gateway,
+    router_of,
+    slots_held,
+)
 from tests.ratelimit.loopback import Loopback
 
 
@@ -36,10 +42,9 @@ async def test_a_plain_redis_runs_the_request_path_on_the_lean_client(
         assert isinstance(scripts, FastRedis)
         assert isinstance(gw.app[REDIS], Redis)  # the rest of the gateway keeps redis-py
         holder = asyncio.create_task(chat(http, gw.url, gw.key, stream=True))
-        key = lease_key(slot_id("ch-one"))
-        await eventually(lambda: _zcard(redis, key, 1))
+        await eventually(lambda: slots_held(redis, "ch-one", 1))
         assert (await holder).status == 200
-        await eventually(lambda: _zcard(redis, key, 0))  # released through the outbox
+        await eventually(lambda: slots_held(redis, "ch-one", 0))  # released through the outbox
         replies = await asyncio.gather(*(chat(http, gw.url, gw.key) for _ in range(4)))
         assert {r.status for r in replies} == {200}
         assert router_of(gw).slots.circuit.failures == 0
@@ -62,10 +67,6 @@ async def test_a_cluster_keeps_redis_py_for_the_scripts(redis_cluster_url: str) 
     finally:
         await scripts.aclose()
         await shared.aclose()
-
-
-async def _zcard(client: RedisClient, key: str, size: int) -> bool:
-    return int(await client.zcard(key)) == size
 
 
 async def test_the_outbox_starts_what_is_pending_together() -> None:

@@ -22,7 +22,7 @@ from cryptography.fernet import Fernet
 from ratelimit import RedisClient
 from ratelimit.redis import lease_key
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.gateway.routing.conftest import StartFake, channel, chat, eventually
+from tests.gateway.routing.conftest import StartFake, channel, chat, eventually, slots_held
 from tests.servers.mariadb import MariaDB
 from tests.servers.redis import free_port
 
@@ -160,7 +160,7 @@ async def test_200_streams_over_3_processes_never_exceed_5_upstream(
         assert all(r.elapsed >= max_wait - 0.05 for r in replies if r.status == 429)
         assert fake.max_in_flight == 5
         assert len(fake.requests) == outcomes[(200, "")]
-        await eventually(lambda: _leases(redis, 0), timeout_s=2.0)
+        await eventually(lambda: slots_held(redis, "ch-shared", 0), timeout_s=2.0)
 
 
 async def test_a_killed_process_gives_its_slots_back_within_the_lease_ttl(
@@ -180,18 +180,14 @@ async def test_a_killed_process_gives_its_slots_back_within_the_lease_ttl(
         held = [
             asyncio.create_task(chat(http, doomed.url, cluster.key, stream=True)) for _ in range(5)
         ]
-        await eventually(lambda: _leases(redis, 5))
+        await eventually(lambda: slots_held(redis, "ch-shared", 5))
         await asyncio.sleep(ttl)  # the leases have been renewed at least once
         assert await redis.zcard(LEASES) == 5
         doomed.popen.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         await asyncio.gather(*held, return_exceptions=True)
-        await eventually(lambda: _leases(redis, 0), timeout_s=ttl + 1.0)
+        await eventually(lambda: slots_held(redis, "ch-shared", 0), timeout_s=ttl + 1.0)
         assert time.monotonic() - killed_at <= ttl + 0.5
         fake.chunks = 2
         reply = await chat(http, survivor.url, cluster.key, stream=True, max_wait=0)
         assert reply.status == 200
-
-
-async def _leases(redis: RedisClient, n: int) -> bool:
-    return bool(await redis.zcard(LEASES) == n)

@@ -12,8 +12,15 @@ from adapters.errors import UpstreamRateLimited
 from gateway.keys import CATALOG
 from gateway.routing.bus import cool_key
 from ratelimit import RedisClient, redis_from_url
-from ratelimit.redis import lease_key
-from tests.gateway.routing.conftest import StartFake, channel, chat, eventually, gateway, router_of
+from tests.gateway.routing.conftest import (
+    StartFake,
+    channel,
+    chat,
+    eventually,
+    gateway,
+    router_of,
+    slots_held,
+)
 from tests.harness import Gateway
 from tests.servers.redis import RedisServer
 
@@ -80,7 +87,7 @@ async def test_redis_stopped_mid_run_then_back(
             server.start()
             await eventually(lambda: _served(http, gw), timeout_s=3.0)
             holder = asyncio.create_task(chat(http, gw.url, gw.key, stream=True))
-            await eventually(lambda: _leases_in_redis(client, 1), timeout_s=2.0)
+            await eventually(lambda: slots_held(client, "ch-one", 1), timeout_s=2.0)
             assert (await holder).status == 200
             assert not router.state().redis_down
     finally:
@@ -90,7 +97,3 @@ async def test_redis_stopped_mid_run_then_back(
 async def _served(http: aiohttp.ClientSession, gw: Gateway) -> bool:
     reply = await chat(http, gw.url, gw.key)
     return reply.status == 200 and not router_of(gw).state().redis_down
-
-
-async def _leases_in_redis(client: RedisClient, n: int) -> bool:
-    return bool(await client.zcard(lease_key("ch:ch-one")) == n)
