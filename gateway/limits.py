@@ -29,7 +29,6 @@ from gateway.store.records import ApiKey
 from ratelimit import (
     Check,
     CheckResult,
-    KeyChecks,
     MemoryKeyChecks,
     RateLimitStoreError,
     RedisKeyChecks,
@@ -50,7 +49,7 @@ class KeyLimits:
     def __init__(
         self,
         *,
-        shared: KeyChecks | None,
+        shared: RedisKeyChecks | None,
         quota: QuotaBook,
         outbox: Outbox,
         lease_ttl_s: float,
@@ -137,10 +136,15 @@ class KeyLimits:
             return
         checks = admission.checks
         shared = self._shared
-        if admission.shared and shared is not None:
-            self._outbox.post(lambda: shared.release(checks))
-        else:
+        if not admission.shared or shared is None:
             self._local.release_now(checks)
+            return
+        started = shared.start_release(checks)
+        if started is None:
+            self._outbox.post(lambda: shared.release(checks))
+            return
+        for write in started:
+            self._outbox.started(write)
 
     async def renew_forever(self) -> None:
         while True:

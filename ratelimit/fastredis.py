@@ -13,6 +13,10 @@ Invariants:
 
 - One connection, multiplexed: Redis answers in the order it was sent, so every reply
   resolves the oldest waiting future (``_Connection._waiting``).
+- A script call is a future, no coroutine: it runs whether or not anyone awaits it, so a
+  release can be started from a ``finally`` and left to finish. Its EVALSHA carries the
+  EVAL to send instead when the server answers NOSCRIPT (the script did not run); the
+  connection sends it and resolves the same future with its reply.
 - Auto-pipelining: commands issued in one event-loop tick are buffered and written in one
   ``transport.write``; the first of them schedules the flush with ``call_soon``.
 - One timer per connection, armed at the deadline of the oldest unanswered flush. A reply
@@ -31,7 +35,7 @@ import asyncio
 import hashlib
 import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -134,7 +138,8 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parser = resp.Parser()
         self._out: list[bytes] = []
-        self._waiting: deque[asyncio.Future[Any]] = deque()
+        # (its future, the command to send instead on NOSCRIPT), oldest first
+        self._waiting: deque[tuple[asyncio.Future[Any], bytes | None]] = deque()
         # (commands flushed up to and including this flush, its reply deadline), oldest first
         self._flushes: deque[tuple[int, float]] = deque()
         self._flushed = 0
@@ -143,17 +148,21 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.lost: asyncio.Future[None] = loop.create_future()
 
-    def send(self, command: bytes) -> asyncio.Future[Any]:
-        """Queue an encoded command; the future gets its reply (or its error)."""
+    def send(self, command: bytes, fallback: bytes | None = None) -> asyncio.Future[Any]:
+        """Queue an encoded command; the future gets its reply (or its error). `fallback`
+        is sent instead when the reply is NOSCRIPT."""
         future = self._loop.create_future()
         if self.closed:
             future.set_exception(RedisConnectionError(f"Connection to {self._name} closed"))
             return future
+        self._queue(command, future, fallback)
+        return future
+
+    def _queue(self, command: bytes, future: asyncio.Future[Any], fallback: bytes | None) -> None:
         if not self._out:
             self._loop.call_soon(self._flush)
         self._out.append(command)
-        self._waiting.append(future)
-        return future
+        self._waiting.append((future, fallback))
 
     def close(self) -> None:
         self._fail(RedisConnectionError, f"Connection to {self._name} closed by the client")
@@ -177,15 +186,17 @@ class _Connection(asyncio.Protocol):
         if len(replies) > len(waiting):
             self._fail(RedisConnectionError, f"{self._name} sent a reply nobody asked for")
             return
+        self._answered += len(replies)
         for reply in replies:
-            future = waiting.popleft()
+            future, fallback = waiting.popleft()
             if future.done():  # its caller was cancelled
                 continue
-            if type(reply) is resp.Error:
-                future.set_exception(response_error(reply))
-            else:
+            if type(reply) is not resp.Error:
                 future.set_result(reply)
-        self._answered += len(replies)
+            elif fallback is not None and reply.code == "NOSCRIPT":
+                self._queue(fallback, future, None)  # a new or restarted server, SCRIPT FLUSH
+            else:
+                future.set_exception(response_error(reply))
         self._prune_flushes()
 
     def _flush(self) -> None:
@@ -225,7 +236,7 @@ class _Connection(asyncio.Protocol):
         self._out.clear()
         self._flushes.clear()
         waiting, self._waiting = self._waiting, deque()
-        for future in waiting:
+        for future, _ in waiting:
             if not future.done():
                 future.set_exception(error(message))
         if self._transport is not None and not self._transport.is_closing():
@@ -241,12 +252,17 @@ class Script:
         self._evalsha = resp.encode_arg("EVALSHA") + resp.encode_arg(self.sha)
         self._eval = resp.encode_arg("EVAL") + resp.encode_arg(source)
 
-    async def __call__(self, keys: Sequence[resp.Arg] = (), args: Sequence[resp.Arg] = ()) -> Any:
+    def __call__(
+        self, keys: Sequence[resp.Arg] = (), args: Sequence[resp.Arg] = ()
+    ) -> asyncio.Future[Any]:
+        """Run it (started now, awaited or not); the future gets the script's reply."""
         count, body = self._client.encoder.args((len(keys), *keys, *args))
-        try:
-            return await self._client.send(b"*%d\r\n%b%b" % (count + 2, self._evalsha, body))
-        except NoScriptError:  # a new or restarted server, or SCRIPT FLUSH; EVAL caches it
-            return await self._client.send(b"*%d\r\n%b%b" % (count + 2, self._eval, body))
+        return self.run(count, body)
+
+    def run(self, count: int, body: bytes) -> asyncio.Future[Any]:
+        """Run it with arguments encoded already (``resp.Encoder.args``: numkeys first)."""
+        head = b"*%d\r\n" % (count + 2)
+        return self._client.send(head + self._evalsha + body, head + self._eval + body)
 
 
 class FastRedis:
@@ -271,12 +287,13 @@ class FastRedis:
         """One command; the raw reply (``bytes``, ``int``, ``list``, ``None``)."""
         return await self.send(resp.encode(args))
 
-    def send(self, command: bytes) -> Awaitable[Any]:
-        """One RESP-encoded command; awaiting the result gives its reply."""
+    def send(self, command: bytes, fallback: bytes | None = None) -> asyncio.Future[Any]:
+        """One RESP-encoded command, started now; the future gets its reply. `fallback` is
+        sent instead when the reply is NOSCRIPT."""
         conn = self._conn
         if conn is not None and not conn.closed:
-            return conn.send(command)
-        return self._send_connected(command)
+            return conn.send(command, fallback)
+        return asyncio.ensure_future(self._send_connected(command, fallback))
 
     async def aclose(self) -> None:
         """Fail what is waiting and close the connection; the client cannot be used again."""
@@ -290,9 +307,9 @@ class FastRedis:
             conn.close()
             await conn.lost
 
-    async def _send_connected(self, command: bytes) -> Any:
+    async def _send_connected(self, command: bytes, fallback: bytes | None) -> Any:
         conn = await self._connection()
-        return await conn.send(command)
+        return await conn.send(command, fallback)
 
     async def _connection(self) -> _Connection:
         if self._closed:

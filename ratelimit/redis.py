@@ -17,6 +17,7 @@ data live with the scripts in ``ratelimit.lua``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
@@ -71,6 +72,24 @@ async def run_script(
         raise RateLimitStoreError(f"{type(exc).__name__}: {exc}") from exc
 
 
+def start_script(
+    script: Script | AsyncScript, keys: Sequence[str], args: Sequence[str | int]
+) -> asyncio.Future[Any] | None:
+    """The script started now, to finish unawaited, when the client can (the lean one:
+    its calls are futures); None for redis-py's, whose calls are coroutines. Its error is
+    redis-py's: ``store_error`` maps it."""
+    if type(script) is Script:
+        return script(keys, args)
+    return None
+
+
+def store_error(exc: BaseException) -> BaseException:
+    """What ``run_script`` raises for `exc`: a ``RateLimitStoreError`` for Redis's errors."""
+    if isinstance(exc, (RedisError, RedisClusterException, OSError)):
+        return RateLimitStoreError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
 class RedisLimiter:
     """``Limiter`` over Redis: an exact sliding log per key id (see ``ratelimit.lua``)."""
 
@@ -108,6 +127,11 @@ class RedisLeases:
     async def release(self, key: str, lease_id: str) -> None:
         validate_key(key)
         await run_script(self._release, [lease_key(key)], [lease_id])
+
+    def start_release(self, key: str, lease_id: str) -> asyncio.Future[Any] | None:
+        """``release`` started now, not awaited (``start_script``); None: await ``release``."""
+        validate_key(key)
+        return start_script(self._release, [lease_key(key)], [lease_id])
 
     async def renew(self, key: str, lease_ids: Sequence[str], ttl_s: float) -> None:
         validate_key(key)

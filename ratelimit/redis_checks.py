@@ -96,6 +96,18 @@ class RedisKeyChecks:
         elif held:
             await asyncio.gather(*(self._leases.release(c.key, c.lease_id) for c in held))
 
+    def start_release(self, checks: Sequence[Check]) -> list[asyncio.Future[Any]] | None:
+        """``release`` started now, one write per lease, not awaited (the lean client only:
+        see ``ratelimit.redis.start_script``); None: await ``release`` instead."""
+        started = []
+        for check in checks:
+            if check.concurrency:
+                write = self._leases.start_release(check.key, check.lease_id)
+                if write is None:
+                    return None
+                started.append(write)
+        return started
+
     async def reserve(self, key: str, tokens: int, limit_per_min: int) -> Decision:
         """Reserve ``tokens`` of the key's tokens-per-minute budget before a request."""
         validate_key(key)

@@ -11,7 +11,9 @@ Invariants:
   task renews them all every third of the TTL, so a lease outlives its request only if the
   process died, and then by at most the TTL.
 - `release` never awaits: it drops the lease from `_held`, gives a local lease back at once
-  and posts a Redis release to the outbox, so a cancelled handler cannot skip it. Releasing
+  and starts the Redis release (the lean client sends it with the next write and the
+  outbox watches it; with redis-py's client the outbox's task runs it), so a cancelled
+  handler cannot skip it. Releasing
   a lease of a full channel publishes `f|<process>|<code>` on the routing bus in the same
   script, which wakes the waiters of other processes; the waiters of this one are woken
   once the release is done.
@@ -29,6 +31,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
+from typing import Any
 
 from gateway.catalog import Route
 from gateway.errors import ServiceUnavailable
@@ -36,7 +40,7 @@ from gateway.routing.bus import CHANNEL, freed
 from gateway.routing.outbox import Outbox
 from gateway.routing.quietlog import QuietLog
 from ratelimit import Clock, MemoryLeases, RateLimitStoreError, RedisLeases, ScriptClient
-from ratelimit.redis import lease_key, run_script
+from ratelimit.redis import lease_key, run_script, start_script
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +85,16 @@ class RedisSlots:
         self._process = process
 
     async def release(self, route: Route, lease_id: str) -> None:
-        key = lease_key(slot_id(route.code))
-        message = freed(self._process, route.code)
-        limit = route.row.max_concurrency
-        await run_script(self._release, [key], [lease_id, limit, CHANNEL, message])
+        await run_script(self._release, *self._release_call(route, lease_id))
+
+    def start_release(self, route: Route, lease_id: str) -> asyncio.Future[Any] | None:
+        """``release`` started now, not awaited (the lean client only); None: await it."""
+        return start_script(self._release, *self._release_call(route, lease_id))
+
+    def _release_call(self, route: Route, lease_id: str) -> tuple[list[str], list[str | int]]:
+        code = route.code
+        message = freed(self._process, code)
+        return [lease_key(slot_id(code))], [lease_id, route.row.max_concurrency, CHANNEL, message]
 
 
 class Circuit:
@@ -170,8 +180,13 @@ class SlotPool:
         held = self._held.get(code)
         if held is not None and held.pop(lease.lease_id, None) is not None and not held:
             del self._held[code]
-        if lease.backend is Backend.SHARED:
-            self._outbox.post(lambda: self._release_shared(lease))
+        shared = self._shared
+        if lease.backend is Backend.SHARED and shared is not None:
+            started = shared.start_release(lease.route, lease.lease_id)
+            if started is None:
+                self._outbox.post(lambda: self._release_shared(lease))
+            else:
+                self._outbox.started(started, partial(self._released, lease.route))
         elif lease.backend is Backend.LOCAL:
             self._local.release_now(slot_id(code), lease.lease_id)
             self._on_free(lease.route)
@@ -208,9 +223,17 @@ class SlotPool:
         try:
             await self._shared.release(lease.route, lease.lease_id)
         except RateLimitStoreError as exc:
-            self.circuit.failed(exc)
-            return
-        self._on_free(lease.route)
+            self._released(lease.route, exc)
+        else:
+            self._released(lease.route, None)
+
+    def _released(self, route: Route, error: Exception | None) -> None:
+        if error is None:
+            self._on_free(route)
+        elif isinstance(error, RateLimitStoreError):
+            self.circuit.failed(error)
+        else:
+            log.error("releasing a slot of %s failed", route.code, exc_info=error)
 
     async def _renew(self, code: str, held: dict[str, Lease]) -> None:
         key = slot_id(code)

@@ -81,6 +81,19 @@ async def test_evalsha_then_eval_once_after_a_script_flush(fast: FastRedis) -> N
         await fast.execute_command("EVALSHA", "0" * 40, 0)
 
 
+async def test_a_script_call_runs_unawaited_eval_after_noscript_included(fast: FastRedis) -> None:
+    incr = fast.register_script("return redis.call('INCR', KEYS[1])")
+    await fast.execute_command("SCRIPT", "FLUSH")
+    started = [incr(keys=["unawaited"]) for _ in range(3)]  # all three answered NOSCRIPT
+    del started  # nobody awaits them
+    for _ in range(100):
+        if await fast.execute_command("GET", "unawaited") == b"3":
+            break
+        await asyncio.sleep(0.01)
+    assert await fast.execute_command("GET", "unawaited") == b"3"
+    assert await fast.execute_command("SCRIPT", "EXISTS", incr.sha) == [1]
+
+
 async def test_concurrent_calls_each_get_their_own_reply(fast: FastRedis) -> None:
     echo = fast.register_script(ECHO)
     incr = fast.register_script("return redis.call('INCR', KEYS[1])")

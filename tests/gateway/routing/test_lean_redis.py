@@ -129,3 +129,44 @@ async def test_releases_posted_together_leave_in_one_write() -> None:
             await client.aclose()
     assert [len(chunk) for chunk in server.chunks] == [30]
     assert outbox.failed == 0
+
+
+async def test_started_releases_need_no_task_and_close_waits_for_them() -> None:
+    async with Loopback(lambda commands: b":1\r\n" * len(commands)) as server:
+        client = FastRedis.from_url(server.url)
+        leases = RedisLeases(client)
+        outbox = Outbox()  # its task is never started: nothing posted needs it
+        try:
+            for index in range(30):
+                write = leases.start_release(f"k{index}", "r")
+                assert write is not None
+                outbox.started(write)
+            assert outbox.pending == 30
+            await outbox.close()
+            assert outbox.pending == 0
+        finally:
+            await client.aclose()
+    assert [len(chunk) for chunk in server.chunks] == [30]
+    assert outbox.failed == 0
+
+
+async def test_a_started_write_that_fails_is_counted_or_handed_to_done() -> None:
+    async with Loopback(lambda commands: b"-ERR boom\r\n" * len(commands)) as server:
+        client = FastRedis.from_url(server.url)
+        leases = RedisLeases(client)
+        outbox = Outbox()
+        ends: list[Exception | None] = []
+        try:
+            counted = leases.start_release("k1", "r")
+            handed = leases.start_release("k2", "r")
+            assert counted is not None
+            assert handed is not None
+            outbox.started(counted)
+            outbox.started(handed, ends.append)
+            await outbox.close()
+        finally:
+            await client.aclose()
+    assert outbox.failed == 1
+    [error] = ends
+    assert isinstance(error, RateLimitStoreError)
+    assert "boom" in str(error)
