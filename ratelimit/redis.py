@@ -13,12 +13,16 @@ the lean ``ratelimit.fastredis.FastRedis`` (a plain Redis on the request path),
 ``redis.asyncio.Redis`` and ``redis.asyncio.cluster.RedisCluster``: both clients raise
 redis-py's exceptions, which surface here as ``RateLimitStoreError``. The invariants of the
 data live with the scripts in ``ratelimit.lua``.
+
+The request path's calls (acquire, release, the key check) repeat one shape per key id but
+for the lease id: ``Shaped`` encodes each shape once for the lean client.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
+from functools import partial
 from typing import Any, TypeAlias
 
 from redis.asyncio import Redis
@@ -26,7 +30,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisClusterException, RedisError
 
-from ratelimit import lua
+from ratelimit import lua, resp
 from ratelimit.base import (
     Decision,
     RateLimitStoreError,
@@ -72,15 +76,57 @@ async def run_script(
         raise RateLimitStoreError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def start_script(
-    script: Script | AsyncScript, keys: Sequence[str], args: Sequence[str | int]
-) -> asyncio.Future[Any] | None:
-    """The script started now, to finish unawaited, when the client can (the lean one:
-    its calls are futures); None for redis-py's, whose calls are coroutines. Its error is
-    redis-py's: ``store_error`` maps it."""
-    if type(script) is Script:
-        return script(keys, args)
-    return None
+#: A call's Redis keys, its arguments before the open one (numkeys excluded) and after it.
+Parts = tuple[list[str], list[str | int], list[str | int]]
+
+
+class Shaped:
+    """One script whose calls of one shape differ only in one argument (a lease id).
+
+    On the lean client a shape's keys and other arguments are encoded once (``build`` runs
+    on a miss only) and a call costs a concatenation; on redis-py's, ``build`` runs every
+    call. The memo is cleared when it holds ``size`` shapes, so it stays bounded.
+    """
+
+    def __init__(self, script: Script | AsyncScript, size: int = 1024) -> None:
+        self._script = script
+        self._lean = script if type(script) is Script else None
+        self._templates: dict[Hashable, resp.Template] = {}
+        self._size = size
+
+    async def run(self, shape: Hashable, build: Callable[[], Parts], value: str) -> Any:
+        """Run it; redis-py's exceptions become ``RateLimitStoreError`` (``run_script``)."""
+        lean = self._lean
+        try:
+            if lean is not None:
+                template = self._template(shape, build)
+                return await lean.run(template.count, template.fill(value))
+            keys, before, after = build()
+            return await self._script(keys=keys, args=[*before, value, *after])
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise RateLimitStoreError(f"{type(exc).__name__}: {exc}") from exc
+
+    def start(
+        self, shape: Hashable, build: Callable[[], Parts], value: str
+    ) -> asyncio.Future[Any] | None:
+        """Started now, to finish unawaited: the lean client's calls are futures; redis-py's
+        are coroutines, so None there (await ``run``). Its error is redis-py's (``store_error``
+        maps it)."""
+        lean = self._lean
+        if lean is None:
+            return None
+        template = self._template(shape, build)
+        return lean.run(template.count, template.fill(value))
+
+    def _template(self, shape: Hashable, build: Callable[[], Parts]) -> resp.Template:
+        template = self._templates.get(shape)
+        if template is None:
+            keys, before, after = build()
+            template = resp.Template.of([len(keys), *keys, *before], after)
+            if len(self._templates) >= self._size:
+                self._templates.clear()
+            self._templates[shape] = template
+        return template
 
 
 def store_error(exc: BaseException) -> BaseException:
@@ -111,8 +157,10 @@ class RedisLeases:
     """``Leases`` over Redis: a sorted set lease id -> expiry per key id."""
 
     def __init__(self, client: ScriptClient) -> None:
-        self._acquire = client.register_script(lua.ACQUIRE)
-        self._release = client.register_script("return redis.call('ZREM', KEYS[1], ARGV[1])")
+        self._acquire = Shaped(client.register_script(lua.ACQUIRE))
+        self._release = Shaped(
+            client.register_script("return redis.call('ZREM', KEYS[1], ARGV[1])")
+        )
         self._renew = client.register_script(lua.RENEW)
         self._count = client.register_script(lua.COUNT)
 
@@ -121,17 +169,20 @@ class RedisLeases:
         validate_lease(limit, ttl_s)
         if not limit:
             return True
-        taken = await run_script(self._acquire, [lease_key(key)], [lease_id, limit, micros(ttl_s)])
-        return bool(taken)
+
+        def build() -> Parts:
+            return [lease_key(key)], [], [limit, micros(ttl_s)]
+
+        return bool(await self._acquire.run((key, limit, ttl_s), build, lease_id))
 
     async def release(self, key: str, lease_id: str) -> None:
         validate_key(key)
-        await run_script(self._release, [lease_key(key)], [lease_id])
+        await self._release.run(key, partial(_release_parts, key), lease_id)
 
     def start_release(self, key: str, lease_id: str) -> asyncio.Future[Any] | None:
-        """``release`` started now, not awaited (``start_script``); None: await ``release``."""
+        """``release`` started now, not awaited (``Shaped.start``); None: await ``release``."""
         validate_key(key)
-        return start_script(self._release, [lease_key(key)], [lease_id])
+        return self._release.start(key, partial(_release_parts, key), lease_id)
 
     async def renew(self, key: str, lease_ids: Sequence[str], ttl_s: float) -> None:
         validate_key(key)
@@ -142,3 +193,7 @@ class RedisLeases:
     async def count(self, key: str) -> int:
         validate_key(key)
         return int(await run_script(self._count, [lease_key(key)], []))
+
+
+def _release_parts(key: str) -> Parts:
+    return [lease_key(key)], [], []

@@ -40,8 +40,10 @@ from ratelimit.base import (
     validate_tokens,
 )
 from ratelimit.redis import (
+    Parts,
     RedisLeases,
     ScriptClient,
+    Shaped,
     lease_key,
     micros,
     rate_key,
@@ -65,6 +67,7 @@ class RedisKeyChecks:
         self._cluster = isinstance(client, RedisCluster)
         self._leases = leases or RedisLeases(client)
         self._check = client.register_script(lua.CHECK)
+        self._check_shaped = Shaped(self._check)
         self._undo = client.register_script(lua.UNDO)
         self._reserve = client.register_script(lua.RESERVE)
         self._reconcile = client.register_script(lua.RECONCILE)
@@ -74,6 +77,8 @@ class RedisKeyChecks:
         return self._leases
 
     async def check(self, checks: Sequence[Check]) -> CheckResult:
+        if len(checks) == 1:  # the usual case: one key id, one script call of a known shape
+            return await self._check_one(checks[0])
         applied: list[_Applied] = []
         remaining = UNLIMITED
         try:
@@ -89,6 +94,17 @@ class RedisKeyChecks:
             raise
         return CheckResult(True, remaining=remaining)
 
+    async def _check_one(self, check: Check) -> CheckResult:
+        def build() -> Parts:
+            keys, args = _check_keys((check,)), _check_args((check,))
+            return keys, args[:3], args[4:]  # args[3] is the lease id
+
+        shape = (check.key, check.rate_limit, check.window_s, check.concurrency, check.lease_ttl_s)
+        reply = await self._check_shaped.run(shape, build, check.lease_id)
+        if not reply[0]:
+            return _failure((check,), reply)
+        return CheckResult(True, remaining=int(reply[4]))
+
     async def release(self, checks: Sequence[Check]) -> None:
         held = [check for check in checks if check.concurrency]
         if len(held) == 1:  # the usual case: no gather, no task
@@ -98,7 +114,7 @@ class RedisKeyChecks:
 
     def start_release(self, checks: Sequence[Check]) -> list[asyncio.Future[Any]] | None:
         """``release`` started now, one write per lease, not awaited (the lean client only:
-        see ``ratelimit.redis.start_script``); None: await ``release`` instead."""
+        see ``ratelimit.redis.Shaped.start``); None: await ``release`` instead."""
         started = []
         for check in checks:
             if check.concurrency:

@@ -96,6 +96,28 @@ class Encoder:
         return len(parts), b"".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A command's arguments with one left open, the others encoded once (``Script.run``)::
+
+    Template.of([1, "key"], [5, 30])  ->  fill("lease-7"): 5 args, the 3rd "lease-7"
+    """
+
+    count: int  # of arguments, the open one included
+    head: bytes
+    tail: bytes
+
+    @classmethod
+    def of(cls, before: Iterable[Arg], after: Iterable[Arg]) -> Template:
+        before_count, head = encode_args(before)
+        after_count, tail = encode_args(after)
+        return cls(before_count + 1 + after_count, head, tail)
+
+    def fill(self, arg: str) -> bytes:
+        data = arg.encode()
+        return b"%b$%d\r\n%b\r\n%b" % (self.head, len(data), data, self.tail)
+
+
 def encode(args: Iterable[Arg]) -> bytes:
     """One command (name and arguments) as a RESP2 array of bulk strings."""
     count, body = encode_args(args)

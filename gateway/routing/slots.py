@@ -40,7 +40,7 @@ from gateway.routing.bus import CHANNEL, freed
 from gateway.routing.outbox import Outbox
 from gateway.routing.quietlog import QuietLog
 from ratelimit import Clock, MemoryLeases, RateLimitStoreError, RedisLeases, ScriptClient
-from ratelimit.redis import lease_key, run_script, start_script
+from ratelimit.redis import Parts, Shaped, lease_key
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +81,23 @@ class RedisSlots:
 
     def __init__(self, client: ScriptClient, process: str) -> None:
         self.leases = RedisLeases(client)
-        self._release = client.register_script(RELEASE)
+        self._release = Shaped(client.register_script(RELEASE))
         self._process = process
 
     async def release(self, route: Route, lease_id: str) -> None:
-        await run_script(self._release, *self._release_call(route, lease_id))
+        await self._release.run(*self._release_call(route), lease_id)
 
     def start_release(self, route: Route, lease_id: str) -> asyncio.Future[Any] | None:
         """``release`` started now, not awaited (the lean client only); None: await it."""
-        return start_script(self._release, *self._release_call(route, lease_id))
+        return self._release.start(*self._release_call(route), lease_id)
 
-    def _release_call(self, route: Route, lease_id: str) -> tuple[list[str], list[str | int]]:
-        code = route.code
-        message = freed(self._process, code)
-        return [lease_key(slot_id(code))], [lease_id, route.row.max_concurrency, CHANNEL, message]
+    def _release_call(self, route: Route) -> tuple[tuple[str, int], Callable[[], Parts]]:
+        code, limit = route.code, route.row.max_concurrency
+
+        def build() -> Parts:
+            return [lease_key(slot_id(code))], [], [limit, CHANNEL, freed(self._process, code)]
+
+        return (code, limit), build
 
 
 class Circuit:

@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio.cluster import RedisCluster
 
 from ratelimit import (
+    FastRedis,
     KeyChecks,
     Leases,
     Limiter,
@@ -21,6 +22,7 @@ from ratelimit import (
     RedisKeyChecks,
     RedisLeases,
     RedisLimiter,
+    ScriptClient,
     redis_from_url,
 )
 
@@ -66,7 +68,7 @@ def memory_backend(clock: FakeClock) -> Backend:
     return Backend("memory", limiter, leases, checks, MEMORY_WINDOW_S, advance)
 
 
-def redis_backend(client: RedisClient) -> Backend:
+def redis_backend(client: ScriptClient) -> Backend:
     leases = RedisLeases(client)
     checks = RedisKeyChecks(client, leases=leases)
     return Backend("redis", RedisLimiter(client), leases, checks, REDIS_WINDOW_S, asyncio.sleep)
@@ -97,14 +99,19 @@ async def cluster_client(redis_cluster_url: str) -> AsyncIterator[RedisClient]:
         await client.aclose()
 
 
-@pytest.fixture(params=["memory", "redis", "cluster"])
+@pytest.fixture(params=["memory", "redis", "lean", "cluster"])
 async def backend(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[Backend]:
-    """Each behavioural test runs in-process, on one Redis and on a 3-master Redis Cluster."""
+    """Each behavioural test runs in-process, on one Redis through redis-py's client and
+    through the lean one (the gateway's request path), and on a 3-master Redis Cluster."""
     if request.param == "memory":
         yield memory_backend(clock)
         return
-    url_fixture = "redis_clean" if request.param == "redis" else "redis_cluster_url"
-    client = redis_from_url(request.getfixturevalue(url_fixture))
+    client: ScriptClient
+    if request.param == "lean":
+        client = FastRedis.from_url(request.getfixturevalue("redis_clean"), timeout_s=2.0)
+    else:
+        url_fixture = "redis_clean" if request.param == "redis" else "redis_cluster_url"
+        client = redis_from_url(request.getfixturevalue(url_fixture))
     try:
         yield redis_backend(client)
     finally:

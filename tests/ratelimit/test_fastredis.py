@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ratelimit import FastRedis, RateLimitStoreError, RedisLeases, RedisLimiter
 from ratelimit.fastredis import Address, parse_url
+from ratelimit.redis import Parts, Shaped
 from tests.ratelimit.loopback import Loopback
 from tests.servers.redis import RedisServer, free_port
 
@@ -392,3 +394,30 @@ def test_on_uvloop_as_the_gateway_runs_it(redis_clean: str) -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(scenario())
+
+
+async def test_a_shaped_script_encodes_a_shape_once_and_stays_bounded(
+    fast: FastRedis, redis_clean: str
+) -> None:
+    source = "return {KEYS[1], ARGV[1], ARGV[2], ARGV[3]}"
+    builds: list[str] = []
+
+    def parts(shape: str) -> Parts:
+        builds.append(shape)
+        return [f"key:{shape}"], [shape], ["after"]
+
+    lean = Shaped(fast.register_script(source), size=2)
+    for shape in ("a", "a", "b", "a", "c", "a"):
+        reply = await lean.run(shape, partial(parts, shape), f"lease-{len(builds)}")
+        assert reply[:2] == [f"key:{shape}".encode(), shape.encode()]
+        assert reply[3] == b"after"
+    assert builds == ["a", "b", "c", "a"]  # the memo was cleared when "c" came
+    classic = Redis.from_url(redis_clean)
+    try:
+        shaped = Shaped(classic.register_script(source))
+        assert shaped.start("a", partial(parts, "a"), "x") is None  # redis-py: await run
+        assert await shaped.run("a", partial(parts, "a"), "x") == [b"key:a", b"a", b"x", b"after"]
+        await shaped.run("a", partial(parts, "a"), "y")
+    finally:
+        await classic.aclose()
+    assert builds == ["a", "b", "c", "a", "a", "a"]  # built for every redis-py call

@@ -10,6 +10,7 @@ from ratelimit.resp import (
     Parser,
     ProtocolError,
     Reply,
+    Template,
     encode,
     encode_arg,
     encode_args,
@@ -120,6 +121,16 @@ def test_the_encoder_memo_stays_bounded() -> None:
     for n in range(100):
         assert encoder.args([f"lease-{n}", n]) == encode_args([f"lease-{n}", n])
     assert len(encoder._memo) <= 8
+
+
+def test_a_template_filled_encodes_like_the_whole_argument_list() -> None:
+    template = Template.of([2, "bella:{k}:rl", "bella:{k}:lease", 50], [30_000_000, "é"])
+    for lease in ("r-1", "", "é-ü"):
+        count, body = encode_args(
+            [2, "bella:{k}:rl", "bella:{k}:lease", 50, lease, 30_000_000, "é"]
+        )
+        assert (template.count, template.fill(lease)) == (count, body)
+    assert Template.of([], []).fill("x") == encode_args(["x"])[1]
 
 
 @pytest.mark.parametrize("arg", [True, None, [1], object()])
