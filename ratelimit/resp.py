@@ -12,9 +12,9 @@ Replies are parsed by hiredis's reader (the C parser redis-py also uses when ins
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 import hiredis
 
@@ -131,7 +131,10 @@ class Parser:
     __slots__ = ("_reader",)
 
     def __init__(self) -> None:
-        self._reader = hiredis.Reader(replyError=Error, protocolError=ProtocolError)
+        # hiredis takes any callable for error replies (its stub says an exception class):
+        # they come back as `Error` values, to be raised or not by the caller.
+        reply_error = cast(Callable[[str], Exception], Error)
+        self._reader = hiredis.Reader(replyError=reply_error, protocolError=ProtocolError)
 
     def feed(self, data: bytes) -> list[Reply]:
         reader = self._reader
