@@ -60,7 +60,6 @@ class StreamMeter(Protocol):
 
     usage: Usage | None
     finish_reason: str | None
-    started: bool  # a first content/tool-call delta has been seen
     done: bool  # the terminal `data: [DONE]` has been seen
 
     def feed(self, data: bytes) -> bytes: ...

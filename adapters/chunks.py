@@ -120,7 +120,6 @@ class ChunkEmitter:
         self.created = int(time.time())
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
-        self.started = False
         self.done = False
         self._include_usage = client_wants_usage(body)
         self._opened = False
@@ -195,7 +194,6 @@ class ChunkEmitter:
     # --- rendering ------------------------------------------------------------------------
 
     def _emit_delta(self, delta: dict[str, Any]) -> bytes:
-        self.started = True
         return self.open() + self._emit_chunk(delta, None)
 
     def _emit_chunk(self, delta: dict[str, Any], finish: str | None) -> bytes:

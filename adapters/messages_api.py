@@ -23,7 +23,6 @@ import orjson
 from adapters.base import Channel, ChatAdapter, ChatResult, StreamMeter, UpstreamRequest, Usage
 from adapters.chunks import arguments_object
 from adapters.openai import parse_usage
-from adapters.rewrite import carries_output
 from adapters.sse import SSESplitter, event_data
 
 STOP_REASONS = {
@@ -124,7 +123,6 @@ class MessagesStreamMeter:
         "_tools",
         "done",
         "finish_reason",
-        "started",
         "usage",
     )
 
@@ -138,7 +136,6 @@ class MessagesStreamMeter:
         self._stop: str | None = None
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
-        self.started = False
         self.done = False
 
     def feed(self, data: bytes) -> bytes:
@@ -204,7 +201,6 @@ class MessagesStreamMeter:
         return sse_event("message_start", {"message": message})
 
     def _delta(self, delta: dict[str, Any]) -> bytes:
-        self.started = self.started or carries_output(delta)
         out = b""
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:

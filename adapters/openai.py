@@ -261,11 +261,10 @@ class OpenAIStreamMeter:
     """
 
     # Cost follows the events worth reading, not all events: a buffer without `\r` (nearly
-    # every upstream) is not split once content has started; a byte search finds the few
-    # events that may carry usage, a finish, an error or [DONE], only those are parsed, and
-    # the bytes between them go out as one slice (the input itself when nothing is hidden).
-    # Until then every event is parsed, to see the first content. CR framings take the
-    # general path: split, then read each event.
+    # every upstream) is not split; a byte search finds the few events that may carry usage,
+    # a finish, an error or [DONE], only those are parsed, and the bytes between them go out
+    # as one slice (the input itself when nothing is hidden). CR framings take the general
+    # path: split, then parse the events a marker is found in.
 
     __slots__ = (
         "_hide_usage_chunk",
@@ -274,19 +273,17 @@ class OpenAIStreamMeter:
         "done",
         "error",
         "finish_reason",
-        "started",
         "usage",
     )
 
     def __init__(self, *, hide_usage_chunk: bool) -> None:
         self._hide_usage_chunk = hide_usage_chunk
         self._tail = b""  # an incomplete event, held until its blank line arrives
-        # What a CR-free buffer is searched for once content has started (see `_relay_lf`):
-        # the markers of the stream's JSON style once its first event showed it, else all.
+        # What events are searched for: the markers of the stream's JSON style once its
+        # first event showed it, else all.
         self._markers: tuple[bytes, ...] = _METER_MARKERS
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
-        self.started = False
         self.done = False
         self.error: str | None = None
 
@@ -312,18 +309,16 @@ class OpenAIStreamMeter:
 
     def _relay_lf(self, buffer: bytes, end: int) -> bytes:
         """`buffer[:end]`, whole LF-framed events, less those not to be forwarded."""
+        if self._markers is _METER_MARKERS and end:
+            payload = event_data(buffer[: buffer.find(b"\n\n") + 2])
+            if payload is not None:
+                self._learn_style(payload)
         hidden: list[tuple[int, int]] = []
-        start = 0
-        while not self.started and start < end:
-            stop = buffer.find(b"\n\n", start) + 2
-            if not self._forward(buffer[start:stop]):
-                hidden.append((start, stop))
-            start = stop
-        hits = _watched_hits(self._markers, buffer, start, end)
+        hits = _watched_hits(self._markers, buffer, 0, end)
         if hits:
-            self._meter_hits(buffer, start, end, hits, hidden)
+            self._meter_hits(buffer, 0, end, hits, hidden)
         if not self.done:
-            self._find_done(buffer, start, end)
+            self._find_done(buffer, 0, end)
         return _cut(buffer, end, hidden)
 
     def _meter_hits(
@@ -374,7 +369,7 @@ class OpenAIStreamMeter:
             return True
         if self._markers is _METER_MARKERS:
             self._learn_style(payload)
-        if self.started and not hit and not _may_meter(payload):
+        if not hit and not _may_meter(payload):
             return True
         try:
             chunk = orjson.loads(payload)
@@ -411,10 +406,6 @@ class OpenAIStreamMeter:
             reason = choice.get("finish_reason")
             if isinstance(reason, str) and reason:
                 self.finish_reason = reason
-            delta = choice.get("delta")
-            if not self.started and isinstance(delta, dict):
-                # A role-only delta (`{"role": "assistant", "content": ""}`) is not content.
-                self.started = any(value for key, value in delta.items() if key != "role")
 
 
 def _may_meter(payload: bytes) -> bool:

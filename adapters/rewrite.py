@@ -48,7 +48,6 @@ class RewritingMeter:
         "_template",
         "done",
         "finish_reason",
-        "started",
         "usage",
     )
 
@@ -60,7 +59,6 @@ class RewritingMeter:
         self._flushed = False
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
-        self.started = False
         self.done = False
 
     def feed(self, data: bytes) -> bytes:
@@ -102,7 +100,6 @@ class RewritingMeter:
         replaced = self._rewriter.delta(delta)
         if not isinstance(reason, str) or not reason:
             if replaced is None:
-                self.started = self.started or carries_output(delta)
                 return raw
             return self._render(chunk, replaced, None)
         deltas = [delta] if replaced is None else replaced
@@ -125,7 +122,6 @@ class RewritingMeter:
         fields = {key: value for key, value in chunk.items() if key not in ("choices", "usage")}
         out = []
         for position, delta in enumerate(deltas):
-            self.started = self.started or carries_output(delta)
             last = position == len(deltas) - 1
             choice = {"index": 0, "delta": delta, "finish_reason": reason if last else None}
             event = {**fields, "choices": [choice]}

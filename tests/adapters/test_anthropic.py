@@ -132,7 +132,6 @@ def test_recorded_stream_becomes_openai_chunks() -> None:
     assert answer.finish_reason == "tool_calls" == meter.finish_reason
     assert answer.done
     assert meter.done
-    assert meter.started
     assert meter.usage == Usage(prompt_tokens=125, completion_tokens=42, cached_tokens=100)
     assert answer.usage is not None
     assert answer.usage["prompt_tokens"] == 125
@@ -149,7 +148,6 @@ def test_stream_split_at_every_byte_gives_the_same_answer() -> None:
 def test_nothing_is_forwarded_before_message_start_and_ping_alone_is_silent() -> None:
     meter = AnthropicStreamMeter({})
     assert meter.feed(b'event: ping\ndata: {"type": "ping"}\n\n') == b""
-    assert not meter.started
 
 
 def test_error_event_raises_after_the_bytes_before_it() -> None:

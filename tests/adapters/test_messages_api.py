@@ -114,7 +114,6 @@ def test_chunk_stream_becomes_message_events_split_anywhere() -> None:
     assert delta["usage"]["input_tokens"] == 12
     assert delta["usage"]["output_tokens"] == 5
     assert meter.done
-    assert meter.started
     assert meter.usage == Usage(12, 5, 0)
 
 

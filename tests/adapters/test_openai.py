@@ -278,7 +278,6 @@ def test_meter_hides_the_usage_chunk_it_asked_for() -> None:
     assert out == b"".join([*BEFORE_USAGE, DONE])
     assert meter.usage == Usage(prompt_tokens=9, completion_tokens=2, cached_tokens=4)
     assert meter.finish_reason == "stop"
-    assert meter.started
     assert meter.done
     assert meter.error is None
 
@@ -299,15 +298,6 @@ def test_meter_output_is_the_same_for_any_chunking(client_asked: bool) -> None:
         assert run(meter, [stream[:cut], stream[cut:]]) == expected, cut
         assert meter.usage is not None
         assert meter.done
-
-
-def test_meter_started_only_at_real_content() -> None:
-    meter = OpenAIStreamMeter(hide_usage_chunk=True)
-    meter.feed(chunk({"role": "assistant", "content": "", "refusal": None}))
-    after_role = meter.started
-    meter.feed(chunk({"tool_calls": [{"index": 0, "id": "call_1", "function": {"name": "f"}}]}))
-    assert (after_role, meter.started) == (False, True)
-    assert not meter.done
 
 
 def test_meter_keeps_usage_sent_alongside_choices() -> None:
@@ -355,8 +345,8 @@ def test_meter_parses_only_events_that_may_carry_metering(parsed_payloads: list[
     contents = [chunk({"content": f"token {index}"}) for index in range(50)]
     meter = OpenAIStreamMeter(hide_usage_chunk=True)
     run(meter, [chunk({"role": "assistant", "content": ""}), *contents, *STREAM[4:]])
-    # role chunk, first content chunk (to see the start), finish chunk, usage chunk
-    assert len(parsed) == 4
+    # the finish chunk and the usage chunk only
+    assert len(parsed) == 2
     assert meter.usage is not None
 
 
