@@ -13,10 +13,9 @@ Invariants:
 - `release` never awaits: it drops the lease from `_held`, gives a local lease back at once
   and starts the Redis release (the lean client sends it with the next write and the
   outbox watches it; with redis-py's client the outbox's task runs it), so a cancelled
-  handler cannot skip it. Releasing
-  a lease of a full channel publishes `f|<process>|<code>` on the routing bus in the same
-  script, which wakes the waiters of other processes; the waiters of this one are woken
-  once the release is done.
+  handler cannot skip it. Releasing a lease of a full channel publishes
+  `f|<process>|<code>` on the routing bus in the same script, which wakes the waiters of
+  other processes; the waiters of this one are woken once the release is done.
 - Redis failures (`RateLimitStoreError`) open a circuit for `retry_s`. Meanwhile fail-open
   takes leases from a per-process `MemoryLeases` (so up to N per process, logged and
   counted), fail-closed answers 503. The first call after `retry_s` tries Redis again, so
