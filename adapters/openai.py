@@ -314,27 +314,27 @@ class OpenAIStreamMeter:
             if payload is not None:
                 self._learn_style(payload)
         hidden: list[tuple[int, int]] = []
-        hits = _watched_hits(self._markers, buffer, 0, end)
+        hits = _watched_hits(self._markers, buffer, end)
         if hits:
-            self._meter_hits(buffer, 0, end, hits, hidden)
+            self._meter_hits(buffer, end, hits, hidden)
         if not self.done:
-            self._find_done(buffer, 0, end)
+            self._find_done(buffer, end)
         return _cut(buffer, end, hidden)
 
     def _meter_hits(
         self,
         buffer: bytes,
-        start: int,
         end: int,
         hits: list[tuple[int, int]],
         hidden: list[tuple[int, int]],
     ) -> None:
-        """Meter, in order, the events of `buffer[start:end]` that hold a hit.
+        """Meter, in order, the events of `buffer[:end]` that hold a hit.
 
         `hits` holds the next hit of each pattern, as a heap; a pattern is searched again
         only once its hit is behind, so the buffer is read about once per pattern.
         """
         heapq.heapify(hits)
+        start = 0  # where the events not metered yet begin
         while hits:
             index, slot = hits[0]
             if index >= start:
@@ -347,16 +347,16 @@ class OpenAIStreamMeter:
             else:
                 heapq.heapreplace(hits, (index, slot))
 
-    def _find_done(self, buffer: bytes, start: int, end: int) -> None:
-        """Whether `buffer[start:end]` holds the `[DONE]` event, searched from its end,
-        where it is: a stream's last event, after every other the meter reads."""
-        index = buffer.rfind(_DONE, start, end)
+    def _find_done(self, buffer: bytes, end: int) -> None:
+        """Whether `buffer[:end]` holds the `[DONE]` event, searched from its end, where it
+        is: a stream's last event, after every other the meter reads."""
+        index = buffer.rfind(_DONE, 0, end)
         while index >= 0:
-            first, stop = lf_event_bounds(buffer, start, index)
+            first, stop = lf_event_bounds(buffer, 0, index)
             if event_data(buffer[first:stop]) == _DONE:
                 self.done = True
                 return
-            index = buffer.rfind(_DONE, start, first)
+            index = buffer.rfind(_DONE, 0, first)
 
     def _forward(self, raw_event: bytes, *, hit: bool = False) -> bool:
         """Read `raw_event`; False when it is not to be forwarded. `hit`: a marker search
@@ -416,13 +416,11 @@ def _may_meter(payload: bytes) -> bool:
     return False
 
 
-def _watched_hits(
-    markers: tuple[bytes, ...], buffer: bytes, start: int, end: int
-) -> list[tuple[int, int]]:
-    """(position, slot in `markers`) of each marker's first hit in `buffer[start:end]`."""
+def _watched_hits(markers: tuple[bytes, ...], buffer: bytes, end: int) -> list[tuple[int, int]]:
+    """(position, slot in `markers`) of each marker's first hit in `buffer[:end]`."""
     hits: list[tuple[int, int]] = []
     for slot, marker in enumerate(markers):
-        index = buffer.find(marker, start, end)
+        index = buffer.find(marker, 0, end)
         if index >= 0:
             hits.append((index, slot))
     return hits

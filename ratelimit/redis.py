@@ -62,6 +62,10 @@ def tokens_sum_key(key: str) -> str:
     return f"bella:{{{key}}}:tpm:sum"
 
 
+#: What a Redis call raises when the store fails: redis-py's errors, socket errors.
+_STORE_ERRORS = (RedisError, RedisClusterException, OSError)
+
+
 def micros(seconds: float) -> int:
     return max(round(seconds * 1_000_000), 1)
 
@@ -72,8 +76,8 @@ async def run_script(
     """Run a script; redis-py's exceptions and socket errors become ``RateLimitStoreError``."""
     try:
         return await script(keys=keys, args=args)
-    except (RedisError, RedisClusterException, OSError) as exc:
-        raise RateLimitStoreError(f"{type(exc).__name__}: {exc}") from exc
+    except _STORE_ERRORS as exc:
+        raise store_error(exc) from exc
 
 
 #: A call's Redis keys, its arguments before the open one (numkeys excluded) and after it.
@@ -99,12 +103,11 @@ class Shaped:
         lean = self._lean
         try:
             if lean is not None:
-                template = self._template(shape, build)
-                return await lean.run(template.count, template.fill(value))
+                return await self._send(lean, shape, build, value)
             keys, before, after = build()
             return await self._script(keys=keys, args=[*before, value, *after])
-        except (RedisError, RedisClusterException, OSError) as exc:
-            raise RateLimitStoreError(f"{type(exc).__name__}: {exc}") from exc
+        except _STORE_ERRORS as exc:
+            raise store_error(exc) from exc
 
     def start(
         self, shape: Hashable, build: Callable[[], Parts], value: str
@@ -113,12 +116,12 @@ class Shaped:
         are coroutines, so None there (await ``run``). Its error is redis-py's (``store_error``
         maps it)."""
         lean = self._lean
-        if lean is None:
-            return None
-        template = self._template(shape, build)
-        return lean.run(template.count, template.fill(value))
+        return None if lean is None else self._send(lean, shape, build, value)
 
-    def _template(self, shape: Hashable, build: Callable[[], Parts]) -> resp.Template:
+    def _send(
+        self, lean: Script, shape: Hashable, build: Callable[[], Parts], value: str
+    ) -> asyncio.Future[Any]:
+        """The call on the lean client: the shape's template (built on a miss), filled."""
         template = self._templates.get(shape)
         if template is None:
             keys, before, after = build()
@@ -126,12 +129,12 @@ class Shaped:
             if len(self._templates) >= self._size:
                 self._templates.clear()
             self._templates[shape] = template
-        return template
+        return lean.run(template.count, template.fill(value))
 
 
 def store_error(exc: BaseException) -> BaseException:
     """What ``run_script`` raises for `exc`: a ``RateLimitStoreError`` for Redis's errors."""
-    if isinstance(exc, (RedisError, RedisClusterException, OSError)):
+    if isinstance(exc, _STORE_ERRORS):
         return RateLimitStoreError(f"{type(exc).__name__}: {exc}")
     return exc
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
@@ -115,57 +117,53 @@ async def test_close_finishes_everything_posted_and_counts_failures() -> None:
     assert outbox.failed == 2
 
 
-async def test_releases_posted_together_leave_in_one_write() -> None:
-    async with Loopback(lambda commands: b":1\r\n" * len(commands)) as server:
+@asynccontextmanager
+async def leases_on_loopback(reply: bytes) -> AsyncIterator[tuple[Loopback, RedisLeases]]:
+    """Leases on the lean client, against a stand-in Redis answering `reply` to everything."""
+    async with Loopback(lambda commands: reply * len(commands)) as server:
         client = FastRedis.from_url(server.url)
-        leases = RedisLeases(client)
-        outbox = Outbox()
         try:
-            outbox.start()
-            for index in range(30):
-                outbox.post(partial(leases.release, f"k{index}", "r"))
-            await outbox.close()
+            yield server, RedisLeases(client)
         finally:
             await client.aclose()
+
+
+async def test_releases_posted_together_leave_in_one_write() -> None:
+    outbox = Outbox()
+    async with leases_on_loopback(b":1\r\n") as (server, leases):
+        outbox.start()
+        for index in range(30):
+            outbox.post(partial(leases.release, f"k{index}", "r"))
+        await outbox.close()
     assert [len(chunk) for chunk in server.chunks] == [30]
     assert outbox.failed == 0
 
 
 async def test_started_releases_need_no_task_and_close_waits_for_them() -> None:
-    async with Loopback(lambda commands: b":1\r\n" * len(commands)) as server:
-        client = FastRedis.from_url(server.url)
-        leases = RedisLeases(client)
-        outbox = Outbox()  # its task is never started: nothing posted needs it
-        try:
-            for index in range(30):
-                write = leases.start_release(f"k{index}", "r")
-                assert write is not None
-                outbox.started(write)
-            assert outbox.pending == 30
-            await outbox.close()
-            assert outbox.pending == 0
-        finally:
-            await client.aclose()
+    outbox = Outbox()  # its task is never started: nothing posted needs it
+    async with leases_on_loopback(b":1\r\n") as (server, leases):
+        for index in range(30):
+            write = leases.start_release(f"k{index}", "r")
+            assert write is not None
+            outbox.started(write)
+        assert outbox.pending == 30
+        await outbox.close()
+        assert outbox.pending == 0
     assert [len(chunk) for chunk in server.chunks] == [30]
     assert outbox.failed == 0
 
 
 async def test_a_started_write_that_fails_is_counted_or_handed_to_done() -> None:
-    async with Loopback(lambda commands: b"-ERR boom\r\n" * len(commands)) as server:
-        client = FastRedis.from_url(server.url)
-        leases = RedisLeases(client)
-        outbox = Outbox()
-        ends: list[Exception | None] = []
-        try:
-            counted = leases.start_release("k1", "r")
-            handed = leases.start_release("k2", "r")
-            assert counted is not None
-            assert handed is not None
-            outbox.started(counted)
-            outbox.started(handed, ends.append)
-            await outbox.close()
-        finally:
-            await client.aclose()
+    outbox = Outbox()
+    ends: list[Exception | None] = []
+    async with leases_on_loopback(b"-ERR boom\r\n") as (_, leases):
+        counted = leases.start_release("k1", "r")
+        handed = leases.start_release("k2", "r")
+        assert counted is not None
+        assert handed is not None
+        outbox.started(counted)
+        outbox.started(handed, ends.append)
+        await outbox.close()
     assert outbox.failed == 1
     [error] = ends
     assert isinstance(error, RateLimitStoreError)
