@@ -363,8 +363,12 @@ class HostPool:
         self.open = 0
         self.limit = limit
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self.closed = False  # the client closed it: a connection given back is closed too
 
     def release(self, conn: Connection) -> None:
+        if self.closed:  # an exchange that ended after the client closed: nobody reuses it
+            conn.abort()
+            return
         conn.exchange = None
         conn.used = True
         conn.idle_since = self._loop.time()
@@ -457,6 +461,7 @@ class H1Client:
 
     async def close(self) -> None:
         for pool in list(self._pools.values()):
+            pool.closed = True
             while pool.idle:
                 pool.idle.pop().abort()
         self._pools.clear()

@@ -198,6 +198,29 @@ async def test_a_stream_arrives_piece_by_piece(client: H1Client) -> None:
     assert b"".join(pieces) == b"".join(b"data: %d\n\n" % i for i in range(5))
 
 
+async def test_a_connection_given_back_after_close_is_closed_not_kept() -> None:
+    relay = H1Client(asyncio.get_running_loop())
+    finish = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await finish.wait()
+        await response.write_eof()
+        return response
+
+    async with serving(handler) as server:
+        response = await relay.request("POST", url(server), {}, b"{}", LIMITS)
+        [pool] = relay._pools.values()  # the one host's
+        await relay.close()  # while the exchange is still in flight
+        finish.set()
+        await response.read()
+        response.close()
+    assert pool.closed
+    assert not pool.idle  # given back after the close: closed, not kept idle and leaked
+    assert pool.open == 0
+
+
 async def test_a_large_body_is_read_whole(client: H1Client) -> None:
     big = bytes(range(256)) * 8192  # 2 MB: past the stream's high-water mark
 
