@@ -125,7 +125,7 @@ class Invalidation:
                 if message is not None and isinstance(message.get("data"), bytes):
                     self.dispatch(message["data"])
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed in redis 8.2
             await client.aclose()
 
     async def close(self) -> None:

@@ -148,5 +148,5 @@ class Bus:
                 if message is not None and isinstance(message.get("data"), bytes):
                     dispatch(message["data"], self.process, self._listener)
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed in redis 8.2
             await client.aclose()

@@ -42,7 +42,7 @@ async def subscriber(redis_cluster_url: str) -> AsyncIterator[PubSub]:
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(CHANNEL)
     yield pubsub
-    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed in redis 8.2
     await client.aclose()
 
 
