@@ -59,7 +59,6 @@ class StreamMeter(Protocol):
     """
 
     usage: Usage | None
-    finish_reason: str | None
     done: bool  # the terminal `data: [DONE]` has been seen
 
     def feed(self, data: bytes) -> bytes: ...

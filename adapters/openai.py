@@ -3,13 +3,12 @@
 Requests pass through with the client's fields untouched except `model` (the channel's
 deploy name), `stream_options.include_usage` (so streams report usage for billing) and the
 channel's `drop_fields`. Responses are relayed as the exact bytes received; only usage,
-finish_reason and errors are read from them, and a stream's events are parsed only when a
-byte search says they may carry one of those.
+errors (and a complete answer's finish_reason) are read from them, and a stream's events
+are parsed only when a byte search says they may carry one of those.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 import time
@@ -27,7 +26,14 @@ from adapters.errors import (
     UpstreamRateLimited,
     UpstreamServerError,
 )
-from adapters.sse import CR, event_data, lf_event_bounds, lf_events_end, split_events
+from adapters.sse import (
+    CR,
+    event_data,
+    lf_event_bounds,
+    lf_event_data,
+    lf_events_end,
+    split_events,
+)
 
 # 4xx answers that say the request itself is wrong: the client's fault, not retried.
 CLIENT_FAULT_STATUSES = frozenset({400, 404, 413, 422})
@@ -37,11 +43,12 @@ MESSAGE_LIMIT = 300
 # Keys an upstream might echo back in an error message.
 _SECRET_RE = re.compile(r"(?i)(\bsk-|\bbearer\s+)[A-Za-z0-9._~+/=*-]{4,}")
 _DONE = b"[DONE]"
-# An event worth parsing: it may carry a usage object, a finish_reason or an error, in
-# compact JSON (`"usage":{`) or with a space after the colon (`"usage": {`).
-_COMPACT_MARKERS = (b'"usage":{', b'"finish_reason":"', b'"error"')
-_SPACED_MARKERS = (b'"usage": {', b'"finish_reason": "', b'"error"')
-_METER_MARKERS = (*_COMPACT_MARKERS, *_SPACED_MARKERS[:2])
+_DONE_EVENT = b"data: [DONE]\n\n"
+# An event worth parsing: it may carry a usage object, in compact JSON (`"usage":{`) or
+# with a space after the colon (`"usage": {`), or an error.
+_USAGE_MARKERS = (b'"usage":{', b'"usage": {')
+_ERROR_MARKER = b'"error"'
+_METER_MARKERS = (*_USAGE_MARKERS, _ERROR_MARKER)
 
 
 class OpenAIAdapter:
@@ -133,11 +140,10 @@ def parse_usage(usage: object) -> Usage | None:
         return None
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    return Usage(
-        prompt_tokens=_count(usage.get("prompt_tokens")),
-        completion_tokens=_count(usage.get("completion_tokens")),
-        cached_tokens=_count(cached),
-    )
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if type(prompt) is int and type(completion) is int and prompt >= 0 and completion >= 0:
+        return Usage(prompt, completion, _count(cached))  # the usual case: two checks less
+    return Usage(_count(prompt), _count(completion), _count(cached))
 
 
 def _count(value: object) -> int:
@@ -253,37 +259,31 @@ def _seconds_until(http_date: str, now: float) -> float | None:
 
 
 class OpenAIStreamMeter:
-    """Relays an OpenAI SSE stream event by event and reads what billing needs from it.
+    """Relays an OpenAI SSE stream event by event and reads what billing needs from it:
+    the last usage, the last error event, and whether `[DONE]` came.
 
-    Every complete event is forwarded as received, except the usage-only chunk
-    (`choices: []`) when the client did not ask for usage: the gateway asked for it, so it
-    is metered but hidden.
+    Every complete event is forwarded as received, except the usage-only chunks
+    (`choices: []`) when the client did not ask for usage: the gateway asked for them, so
+    they are metered but hidden.
     """
 
-    # Cost follows the events worth reading, not all events: a buffer without `\r` (nearly
-    # every upstream) is not split; a byte search finds the few events that may carry usage,
-    # a finish, an error or [DONE], only those are parsed, and the bytes between them go out
-    # as one slice (the input itself when nothing is hidden). CR framings take the general
-    # path: split, then parse the events a marker is found in.
+    # Cost follows the events worth reading, not all events. A buffer without `\r` (nearly
+    # every upstream) is not split: byte searches from its end find the few events that may
+    # carry usage or an error, and `[DONE]`; only those are parsed, and the bytes between
+    # them go out as one slice (the input itself when nothing is hidden). Searching from the
+    # end stops at the first hit, since the last usage and the last error are the ones that
+    # count: a whole stream read at once costs about one search of its bytes. CR framings
+    # take the general path: split, then parse the events a marker is found in.
 
-    __slots__ = (
-        "_hide_usage_chunk",
-        "_markers",
-        "_tail",
-        "done",
-        "error",
-        "finish_reason",
-        "usage",
-    )
+    __slots__ = ("_hide_usage_chunk", "_tail", "_usage_markers", "done", "error", "usage")
 
     def __init__(self, *, hide_usage_chunk: bool) -> None:
         self._hide_usage_chunk = hide_usage_chunk
         self._tail = b""  # an incomplete event, held until its blank line arrives
-        # What events are searched for: the markers of the stream's JSON style once its
-        # first event showed it, else all.
-        self._markers: tuple[bytes, ...] = _METER_MARKERS
+        # The usage marker of the stream's JSON style once its first event showed it, else
+        # both styles'.
+        self._usage_markers: tuple[bytes, ...] = _USAGE_MARKERS
         self.usage: Usage | None = None
-        self.finish_reason: str | None = None
         self.done = False
         self.error: str | None = None
 
@@ -309,73 +309,80 @@ class OpenAIStreamMeter:
 
     def _relay_lf(self, buffer: bytes, end: int) -> bytes:
         """`buffer[:end]`, whole LF-framed events, less those not to be forwarded."""
-        if self._markers is _METER_MARKERS and end:
-            payload = event_data(buffer[: buffer.find(b"\n\n") + 2])
-            if payload is not None:
-                self._learn_style(payload)
-        hidden: list[tuple[int, int]] = []
-        hits = _watched_hits(self._markers, buffer, end)
-        if hits:
-            self._meter_hits(buffer, end, hits, hidden)
+        if not end:
+            return b""
+        if len(self._usage_markers) > 1 and buffer.startswith(b"data: {", 0, end):
+            self._learn_style(buffer[6 : buffer.find(b"\n")])
+        self._last_error(buffer, end)
+        hidden = self._last_usage(buffer, end)
         if not self.done:
             self._find_done(buffer, end)
         return _cut(buffer, end, hidden)
 
-    def _meter_hits(
-        self,
-        buffer: bytes,
-        end: int,
-        hits: list[tuple[int, int]],
-        hidden: list[tuple[int, int]],
-    ) -> None:
-        """Meter, in order, the events of `buffer[:end]` that hold a hit.
+    def _last_error(self, buffer: bytes, end: int) -> None:
+        """Read the last error event of `buffer[:end]`, searched from its end."""
+        index = buffer.rfind(_ERROR_MARKER, 0, end)
+        while index >= 0:
+            first, stop = lf_event_bounds(buffer, 0, index)
+            chunk = _json_object(lf_event_data(buffer, first, stop))
+            if chunk is not None and chunk.get("error") is not None:
+                self._meter(chunk)
+                return
+            index = buffer.rfind(_ERROR_MARKER, 0, first)
 
-        `hits` holds the next hit of each pattern, as a heap; a pattern is searched again
-        only once its hit is behind, so the buffer is read about once per pattern.
-        """
-        heapq.heapify(hits)
-        start = 0  # where the events not metered yet begin
-        while hits:
-            index, slot = hits[0]
-            if index >= start:
-                first, start = lf_event_bounds(buffer, start, index)
-                if not self._forward(buffer[first:start], hit=True):
-                    hidden.append((first, start))
-            index = buffer.find(self._markers[slot], start, end)
-            if index < 0:
-                heapq.heappop(hits)
-            else:
-                heapq.heapreplace(hits, (index, slot))
+    def _last_usage(self, buffer: bytes, end: int) -> list[tuple[int, int]]:
+        """Read the last usage of `buffer[:end]`, searched from its end; the spans of the
+        usage-only events to hide, in order (every one of them, when hiding)."""
+        hidden: list[tuple[int, int]] = []
+        found = False
+        index = _rfind_any(buffer, self._usage_markers, end)
+        while index >= 0:
+            first, stop = lf_event_bounds(buffer, 0, index)
+            chunk = _json_object(lf_event_data(buffer, first, stop))
+            if chunk is not None and chunk.get("error") is None:
+                usage = parse_usage(chunk.get("usage"))
+                if usage is not None:
+                    if not found:
+                        self.usage, found = usage, True
+                    if not self._hide_usage_chunk:
+                        break
+                    if not chunk.get("choices"):
+                        hidden.append((first, stop))
+            index = _rfind_any(buffer, self._usage_markers, first)
+        hidden.reverse()
+        return hidden
 
     def _find_done(self, buffer: bytes, end: int) -> None:
         """Whether `buffer[:end]` holds the `[DONE]` event, searched from its end, where it
         is: a stream's last event, after every other the meter reads."""
+        start = end - len(_DONE_EVENT)
+        if buffer.endswith(_DONE_EVENT, 0, end) and (
+            start == 0 or (start >= 2 and buffer.startswith(b"\n\n", start - 2))
+        ):
+            self.done = True  # the usual last event: alone, or after a blank line
+            return
         index = buffer.rfind(_DONE, 0, end)
         while index >= 0:
             first, stop = lf_event_bounds(buffer, 0, index)
-            if event_data(buffer[first:stop]) == _DONE:
+            if lf_event_data(buffer, first, stop) == _DONE:
                 self.done = True
                 return
             index = buffer.rfind(_DONE, 0, first)
 
-    def _forward(self, raw_event: bytes, *, hit: bool = False) -> bool:
-        """Read `raw_event`; False when it is not to be forwarded. `hit`: a marker search
-        found it, so it need not be searched again before it is parsed."""
+    def _forward(self, raw_event: bytes) -> bool:
+        """Read `raw_event`; False when it is not to be forwarded."""
         payload = event_data(raw_event)
         if payload is None:
             return True
         if payload == _DONE:
             self.done = True
             return True
-        if self._markers is _METER_MARKERS:
+        if len(self._usage_markers) > 1:
             self._learn_style(payload)
-        if not hit and not _may_meter(payload):
+        if not _may_meter(payload):
             return True
-        try:
-            chunk = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            return True  # not ours to judge: relayed as is, nothing to meter
-        return self._meter(chunk) if isinstance(chunk, dict) else True
+        chunk = _json_object(payload)
+        return self._meter(chunk) if chunk is not None else True
 
     def _learn_style(self, payload: bytes) -> None:
         """Compact or spaced JSON, from the first key of the first object: an upstream's
@@ -383,29 +390,29 @@ class OpenAIStreamMeter:
         colon = payload.find(b'":')
         if colon > 0 and payload.startswith(b'{"'):
             spaced = payload[colon + 2 : colon + 3] == b" "
-            self._markers = _SPACED_MARKERS if spaced else _COMPACT_MARKERS
+            self._usage_markers = _USAGE_MARKERS[1:] if spaced else _USAGE_MARKERS[:1]
 
     def _meter(self, chunk: dict[str, Any]) -> bool:
         error = chunk.get("error")
         if error is not None:
             self.error = _stream_error(error)
             return True
-        choices = chunk.get("choices")
-        if isinstance(choices, list):
-            self._read_choices(choices)
         usage = parse_usage(chunk.get("usage"))
         if usage is None:
             return True
         self.usage = usage
-        return not (self._hide_usage_chunk and not choices)
+        return not (self._hide_usage_chunk and not chunk.get("choices"))
 
-    def _read_choices(self, choices: list[Any]) -> None:
-        for choice in choices:
-            if not isinstance(choice, dict):
-                continue
-            reason = choice.get("finish_reason")
-            if isinstance(reason, str) and reason:
-                self.finish_reason = reason
+
+def _json_object(payload: bytes | None) -> dict[str, Any] | None:
+    """`payload` parsed, when it is a JSON object; else None (relayed as is, not metered)."""
+    if payload is None or payload == _DONE:
+        return None
+    try:
+        chunk = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return chunk if isinstance(chunk, dict) else None
 
 
 def _may_meter(payload: bytes) -> bool:
@@ -416,14 +423,11 @@ def _may_meter(payload: bytes) -> bool:
     return False
 
 
-def _watched_hits(markers: tuple[bytes, ...], buffer: bytes, end: int) -> list[tuple[int, int]]:
-    """(position, slot in `markers`) of each marker's first hit in `buffer[:end]`."""
-    hits: list[tuple[int, int]] = []
-    for slot, marker in enumerate(markers):
-        index = buffer.find(marker, 0, end)
-        if index >= 0:
-            hits.append((index, slot))
-    return hits
+def _rfind_any(buffer: bytes, markers: tuple[bytes, ...], end: int) -> int:
+    """The last hit of any of `markers` in `buffer[:end]`, or -1."""
+    if len(markers) == 1:
+        return buffer.rfind(markers[0], 0, end)
+    return max(buffer.rfind(marker, 0, end) for marker in markers)
 
 
 def _cut(buffer: bytes, end: int, hidden: list[tuple[int, int]]) -> bytes:

@@ -79,8 +79,21 @@ def lf_event_bounds(buffer: bytes, start: int, index: int) -> tuple[int, int]:
     its event is complete (it ends at or before `lf_events_end(buffer)`).
     """
     blank = buffer.rfind(_LF_LF, start, index)
-    first = start if blank < 0 else _paired_end(buffer, start, blank)
+    if blank < 0:
+        first = start
+    elif blank > start and buffer[blank - 1] == 0x0A:  # three newlines or more: rare
+        first = _paired_end(buffer, start, blank)
+    else:
+        first = blank + 2
     return first, buffer.find(_LF_LF, index) + 2
+
+
+def lf_event_data(buffer: bytes, first: int, stop: int) -> bytes | None:
+    """`event_data(buffer[first:stop])` for an event of a buffer without `\r`, read in
+    place when it is the usual single data line."""
+    if buffer.startswith(b"data: ", first) and buffer.find(b"\n", first, stop) == stop - 2:
+        return buffer[first + 6 : stop - 2]
+    return _data_lines(buffer[first:stop])
 
 
 def _paired_end(buffer: bytes, start: int, blank: int) -> int:

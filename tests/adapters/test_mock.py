@@ -288,9 +288,10 @@ async def test_stream_through_the_meter_hides_the_usage_it_added() -> None:
     meter = ADAPTER.chat_stream(body)
     relayed = b"".join([meter.feed(data) async for data in response.body]) + meter.close()
     assert meter.usage == Usage(prompt_tokens=10, completion_tokens=DEFAULT_TOKENS)
-    assert meter.finish_reason == "stop"
     assert meter.done
-    assert all(chunk["choices"] for chunk in stream_payloads(relayed))
+    payloads = stream_payloads(relayed)
+    assert all(chunk["choices"] for chunk in payloads)
+    assert payloads[-1]["choices"][0]["finish_reason"] == "stop"
 
 
 async def test_stream_tool_call() -> None:

@@ -17,7 +17,7 @@ import pytest
 from adapters.base import Usage
 from adapters.openai import OpenAIStreamMeter
 
-Readings = tuple[Usage | None, str | None, bool, str | None]
+Readings = tuple[Usage | None, bool, str | None]  # usage, done, error
 
 
 def data(payload: dict[str, Any]) -> bytes:
@@ -72,63 +72,63 @@ CASES = [
         [ROLE, *TEXT, FINISH, USAGE_ONLY, DONE],
         (8,),
         True,
-        (READ_USAGE, "stop", True, None),
+        (READ_USAGE, True, None),
     ),
     Case(
         "bench-usage-shown",
         [ROLE, *TEXT, FINISH, USAGE_ONLY, DONE],
         (),
         False,
-        (READ_USAGE, "stop", True, None),
+        (READ_USAGE, True, None),
     ),
     Case(
         "no-usage-chunk",
         [ROLE, *TEXT, FINISH, DONE],
         (),
         True,
-        (None, "stop", True, None),
+        (None, True, None),
     ),
     Case(
         "no-done",
         [ROLE, *TEXT, FINISH, USAGE_ONLY],
         (8,),
         True,
-        (READ_USAGE, "stop", False, None),
+        (READ_USAGE, False, None),
     ),
     Case(
         "error-mid-stream",
         [ROLE, *TEXT[:3], ERROR],
         (),
         True,
-        (None, None, False, "The server had an error"),
+        (None, False, "The server had an error"),
     ),
     Case(
         "error-before-content",
         [ROLE, PING, ERROR],
         (),
         True,
-        (None, None, False, "The server had an error"),
+        (None, False, "The server had an error"),
     ),
     Case(
         "pings-named-events-multi-line-data",
         [PING, ROLE, PING, TEXT[0], NAMED, PING, TEXT[1], MULTI_LINE_FINISH, USAGE_ONLY, DONE],
         (8,),
         True,
-        (READ_USAGE, "length", True, None),
+        (READ_USAGE, True, None),
     ),
     Case(
         "decoys-in-comments",
         [ROLE, DECOY, TEXT[0], DECOY, TEXT[1], FINISH, DECOY, DONE],
         (),
         True,
-        (None, "stop", True, None),
+        (None, True, None),
     ),
     Case(
         "extra-blank-lines",
         [ROLE, b"\n\n", TEXT[0], b"\n\n", b"\n" + FINISH, b"\n\n\n\n", b"\n" + USAGE_ONLY, DONE],
         (6,),
         True,
-        (READ_USAGE, "stop", True, None),
+        (READ_USAGE, True, None),
     ),
     Case(
         "spaced-json-usage-with-the-finish",
@@ -140,28 +140,28 @@ CASES = [
         ],
         (),
         True,
-        (READ_USAGE, "tool_calls", True, None),
+        (READ_USAGE, True, None),
     ),
     Case(
         "done-in-content-and-a-comment-after-the-real-one",
         [ROLE, data(delta({"content": "data: [DONE]"})), TEXT[0], FINISH, DONE, DECOY],
         (),
         True,
-        (None, "stop", True, None),
+        (None, True, None),
     ),
     Case(
         "done-only-in-content",
         [ROLE, TEXT[0], data(delta({"content": "[DONE]"})), FINISH],
         (),
         True,
-        (None, "stop", False, None),
+        (None, False, None),
     ),
     Case(
         "usage-every-chunk",
         [data(delta({"content": f"t{index}"}, usage=USAGE)) for index in range(5)],
         (),
         True,
-        (READ_USAGE, None, False, None),
+        (READ_USAGE, False, None),
     ),
 ]
 
@@ -175,7 +175,7 @@ def framed(events: list[bytes], ending: bytes) -> list[bytes]:
 def run(case: Case, chunks: list[bytes]) -> tuple[bytes, Readings]:
     meter = OpenAIStreamMeter(hide_usage_chunk=case.hide_usage_chunk)
     out = b"".join([meter.feed(chunk) for chunk in chunks]) + meter.close()
-    return out, (meter.usage, meter.finish_reason, meter.done, meter.error)
+    return out, (meter.usage, meter.done, meter.error)
 
 
 def chunkings(stream: bytes, seed: int) -> list[list[bytes]]:
@@ -234,6 +234,15 @@ def test_a_whole_stream_in_one_chunk_parses_only_what_it_meters(
     stream = b"".join([ROLE, *TEXT, *TEXT, FINISH, USAGE_ONLY, DONE])
     meter = OpenAIStreamMeter(hide_usage_chunk=True)
     meter.feed(stream)
-    # the finish and the usage chunks: none of the others holds a marker
-    assert parsed == [FINISH[6:-2], USAGE_ONLY[6:-2]]
+    # the usage chunk: none of the others holds a marker
+    assert parsed == [USAGE_ONLY[6:-2]]
     assert meter.done
+
+
+def test_usage_in_every_chunk_parses_only_the_last_one(parsed_payloads: list[bytes]) -> None:
+    events = [data(delta({"content": f"t{index}"}, usage=USAGE)) for index in range(5)]
+    last = data(delta({}, "stop", usage={**USAGE, "completion_tokens": 40}))
+    meter = OpenAIStreamMeter(hide_usage_chunk=False)
+    meter.feed(b"".join([*events, last, DONE]))
+    assert parsed_payloads == [last[6:-2]]
+    assert meter.usage == Usage(prompt_tokens=19, completion_tokens=40, cached_tokens=3)
