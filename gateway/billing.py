@@ -54,24 +54,48 @@ def amount(price: Mapping[str, Any], name: str, default: Decimal = ZERO) -> Deci
     return _decimal(value if isinstance(value, str) else str(value))
 
 
-def _tier(price: Mapping[str, Any], prompt_tokens: int) -> Mapping[str, Any]:
-    for tier in price.get("tiers") or ():
-        if isinstance(tier, Mapping) and prompt_tokens <= int(tier.get("up_to", 0)):
-            return tier
-    return price
+@dataclass(frozen=True, slots=True)
+class ChatRates:
+    """Chat prices per 1k tokens, parsed."""
+
+    input: Decimal
+    cached_input: Decimal
+    output: Decimal
+
+    @classmethod
+    def of(cls, price: Mapping[str, Any]) -> ChatRates:
+        input_rate = amount(price, "input")
+        return cls(input_rate, amount(price, "cached_input", input_rate), amount(price, "output"))
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int) -> Decimal:
+        fresh = max(0, prompt_tokens - cached_tokens)
+        total = (
+            fresh * self.input + cached_tokens * self.cached_input + completion_tokens * self.output
+        )
+        return total / THOUSAND
+
+
+def _tiers(price: Mapping[str, Any]) -> tuple[tuple[int, ChatRates], ...]:
+    return tuple(
+        (int(tier.get("up_to", 0)), ChatRates.of(tier))
+        for tier in price.get("tiers") or ()
+        if isinstance(tier, Mapping)
+    )
 
 
 def chat_cost(price: Mapping[str, Any], m: Measure) -> Decimal:
-    rates = _tier(price, m.prompt_tokens)
-    input_rate = amount(rates, "input")
-    cached_rate = amount(rates, "cached_input", input_rate)
-    fresh = max(0, m.prompt_tokens - m.cached_tokens)
-    total = (
-        fresh * input_rate
-        + m.cached_tokens * cached_rate
-        + m.completion_tokens * amount(rates, "output")
-    )
-    return total / THOUSAND
+    rates = _tiered(ChatRates.of(price), _tiers(price), m.prompt_tokens)
+    return rates.cost(m.prompt_tokens, m.completion_tokens, m.cached_tokens)
+
+
+def _tiered(
+    rates: ChatRates, tiers: tuple[tuple[int, ChatRates], ...], prompt_tokens: int
+) -> ChatRates:
+    """The first tier the prompt fits in, else the top-level rates."""
+    for up_to, tier in tiers:
+        if prompt_tokens <= up_to:
+            return tier
+    return rates
 
 
 def embedding_cost(price: Mapping[str, Any], m: Measure) -> Decimal:
@@ -115,6 +139,9 @@ COSTS: dict[str, Callable[[Mapping[str, Any], Measure], Decimal]] = {
 }
 
 
+CHAT_KINDS = frozenset({"chat", "realtime"})
+
+
 def cost(kind: str, price: Mapping[str, Any], m: Measure) -> Decimal:
     """The cost of `m` at `price` for an endpoint of `kind`; zero when nothing is priced."""
     if not price:
@@ -122,7 +149,45 @@ def cost(kind: str, price: Mapping[str, Any], m: Measure) -> Decimal:
     return COSTS[kind](price, m)
 
 
+class Tariff:
+    """A channel's `price`, read once per catalog refresh rather than per request: the chat
+    rates are parsed ahead, so a chat's cost is three multiplications. A price that does
+    not parse is left to `cost`, which raises when a request uses it."""
+
+    __slots__ = ("_rates", "_tiers", "price")
+
+    def __init__(self, price: Mapping[str, Any]) -> None:
+        self.price = price
+        self._rates: ChatRates | None = None
+        self._tiers: tuple[tuple[int, ChatRates], ...] = ()
+        if price:
+            try:
+                self._rates, self._tiers = ChatRates.of(price), _tiers(price)
+            except (ArithmeticError, TypeError, ValueError):  # not a valid price: see `cost`
+                self._rates = None
+
+    def tokens(
+        self, kind: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int
+    ) -> Decimal:
+        """The cost of a request billed by tokens alone."""
+        rates = self._rates
+        if rates is None or kind not in CHAT_KINDS:
+            return cost(kind, self.price, Measure(prompt_tokens, completion_tokens, cached_tokens))
+        if self._tiers:
+            rates = _tiered(rates, self._tiers, prompt_tokens)
+        return rates.cost(prompt_tokens, completion_tokens, cached_tokens)
+
+    def cost(self, kind: str, m: Measure) -> Decimal:
+        """The cost of a request billed by `m`."""
+        if kind in CHAT_KINDS:
+            return self.tokens(kind, m.prompt_tokens, m.completion_tokens, m.cached_tokens)
+        return cost(kind, self.price, m)
+
+
 def money_text(value: Decimal) -> str:
     """An amount as plain decimal text without trailing zeros: "3.5", "0", "0.00001"."""
     text = format(value.normalize(), "f")
     return "0" if text in ("-0", "0") else text
+
+
+FREE = Tariff({})  # no price: every request costs nothing

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aiohttp import ClientTimeout, web
 
 from adapters.base import Channel
+from gateway.billing import Tariff
 from gateway.keys import CATALOG, SETTINGS, STORE
 from gateway.store.base import Store
 from gateway.store.records import ApiKey, ChannelRow, Model
@@ -33,6 +34,7 @@ class Route:
     channel: Channel
     stream_timeout: ClientTimeout
     call_timeout: ClientTimeout
+    tariff: Tariff  # the row's price, parsed
 
 
 def make_route(row: ChannelRow, connect_timeout_s: float) -> Route:
@@ -51,6 +53,7 @@ def make_route(row: ChannelRow, connect_timeout_s: float) -> Route:
         channel=channel,
         stream_timeout=ClientTimeout(connect=connect_timeout_s, sock_read=row.timeout_s),
         call_timeout=ClientTimeout(total=row.timeout_s, connect=connect_timeout_s),
+        tariff=Tariff(row.price),
     )
 
 

@@ -78,7 +78,7 @@ async def dispatch(
         if lease is None:
             break
         route = lease.route
-        call.model, call.channel, call.price = route.row.model or "", route.code, route.row.price
+        call.model, call.channel, call.tariff = route.row.model or "", route.code, route.tariff
         try:
             timing.upstream_started()
             result = await attempt(route)

@@ -13,7 +13,7 @@ from typing import Any
 from adapters.base import Usage
 from adapters.errors import UpstreamError
 from adapters.sse import first_event_size
-from gateway.billing import ZERO, Measure, cost
+from gateway.billing import FREE, ZERO, Measure, Tariff
 from gateway.store.records import UsageRecord
 
 CLIENT_CLOSED = 499
@@ -31,10 +31,10 @@ class Call:
         "first_byte",
         "kind",
         "model",
-        "price",
         "request_id",
         "started",
         "status",
+        "tariff",
         "units",
         "upstream_error",
         "usage",
@@ -50,7 +50,7 @@ class Call:
         self.endpoint = endpoint
         self.model = model
         self.channel = ""
-        self.price: Mapping[str, Any] = {}
+        self.tariff: Tariff = FREE
         self.status = 0
         self.error_code = ""
         self.usage: Usage | None = None
@@ -73,7 +73,14 @@ class Call:
         if self.status == 0:
             self.fail(CLIENT_CLOSED, "client_closed")
         usage = self.usage or NO_USAGE
-        amount = cost(self.kind, self.price, _measure(usage, self.units)) if self.channel else ZERO
+        if not self.channel:
+            amount = ZERO
+        elif self.units is None:
+            amount = self.tariff.tokens(
+                self.kind, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
+            )
+        else:
+            amount = self.tariff.cost(self.kind, _measure(usage, self.units))
         first_byte = self.first_byte
         ttft_ms = None if first_byte is None else int((first_byte - self.started) * 1000 + 0.5)
         return UsageRecord(  # positional, in field order: the record is built per request
@@ -126,9 +133,7 @@ class StreamTally:
         return max(1, round(self.relayed / self.event_size))
 
 
-def _measure(usage: Usage, units: Measure | None) -> Measure:
-    if units is None:
-        return Measure(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+def _measure(usage: Usage, units: Measure) -> Measure:
     return Measure(
         usage.prompt_tokens,
         usage.completion_tokens,

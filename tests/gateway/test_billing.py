@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.billing import Measure, cost
+from gateway.billing import Measure, Tariff, cost
 
 D = Decimal
 CHAT = {"input": "2.5", "output": "10", "cached_input": "1.25"}
@@ -61,6 +61,20 @@ IMAGES = {"per_image": {"1024x1024/hd": "0.08", "1024x1024": "0.04", "default": 
 )
 def test_costs(kind: str, price: dict[str, Any], measure: Measure, expected: Decimal) -> None:
     assert cost(kind, price, measure) == expected
+    assert Tariff(price).cost(kind, measure) == expected  # the price parsed once, per channel
+
+
+def test_a_tariff_bills_tokens_as_the_price_says() -> None:
+    tiered = Tariff(TIERED)
+    assert tiered.tokens("chat", 5000, 1000, 0) == D("18")  # the second tier
+    assert tiered.tokens("embedding", 1000, 0, 0) == D("4")  # embeddings: input per 1k
+    assert Tariff({}).tokens("chat", 10**6, 10**6, 0) == D(0)
+
+
+def test_a_tariff_of_a_price_that_does_not_parse_fails_when_used_not_when_built() -> None:
+    tariff = Tariff({"input": "abc"})  # a catalog refresh must not fail on it
+    with pytest.raises(ArithmeticError):
+        tariff.tokens("chat", 10, 10, 0)
 
 
 def test_money_never_goes_through_float() -> None:
