@@ -27,6 +27,7 @@ from gateway.routing.outbox import Outbox
 from gateway.routing.slots import Circuit
 from gateway.store.records import ApiKey
 from ratelimit import (
+    QPS_WINDOW_S,
     Check,
     CheckResult,
     MemoryKeyChecks,
@@ -68,23 +69,17 @@ class KeyLimits:
 
     async def admit(self, key: ApiKey, request_id: str) -> Admission:
         """Let the request in or raise 429; the admission must be `release`d in `finally`."""
-        if key.parent_code or key.month_quota is not None:
-            self.quota.learn(key)
-        if self.quota.exhausted(key):
-            self.rejected["quota"] += 1
-            raise QuotaExceeded("This key has used its monthly quota.")
+        if key.parent_code or key.month_quota is not None:  # else no quota can apply
+            quota = self.quota
+            quota.learn(key)
+            if quota.exhausted(key):
+                self.rejected["quota"] += 1
+                raise QuotaExceeded("This key has used its monthly quota.")
         if not key.qps and not key.concurrency:
             return NOTHING
-        check = Check.build(
-            key.code,
-            qps=key.qps,
-            concurrency=key.concurrency,
-            lease_id=request_id,
-            lease_ttl_s=self._ttl_s,
-        )
-        checks = (check,)
+        checks = (Check(key.code, key.qps, QPS_WINDOW_S, key.concurrency, request_id, self._ttl_s),)
         if self._shared is None:  # embedded: nothing to await
-            admission = self._check_locally(checks)
+            admission = self._verdict(self._local.check_now(checks), checks, shared=False)
         else:
             admission = await self._check(checks)
         if key.concurrency:

@@ -59,13 +59,17 @@ class KeyTable(Generic[E]):
     def get(self, key: str) -> E | None:
         return self._items.get(key)
 
-    def touch(self, key: str) -> E:
-        """The key's state, created if missing, marked most recently used."""
-        item = self._items.get(key)
+    def touch(self, key: str, now: float | None = None) -> E:
+        """The key's state, created if missing, marked most recently used; given `now`,
+        idle keys expired by then are forgotten first (as `evict`)."""
+        items = self._items
+        if now is not None and items:
+            self.evict(now)
+        item = items.get(key)
         if item is None:
-            item = self._items[key] = self._factory()
+            item = items[key] = self._factory()
         else:
-            self._items.move_to_end(key)
+            items.move_to_end(key)
         return item
 
     def forget(self, key: str) -> None:
@@ -137,12 +141,15 @@ class LeaseSet:
 
     def fits(self, lease_id: str, limit: int, now: float, pending: int = 0) -> bool:
         """Could ``lease_id`` be held now (already held, or a free slot)? Records nothing."""
-        return self.prune(now) + pending < limit or lease_id in self.expiry
+        held = self.prune(now) if now >= self.next_expiry else len(self.expiry)
+        return held + pending < limit or lease_id in self.expiry
 
     def put(self, lease_id: str, expiry: float) -> None:
         self.expiry[lease_id] = expiry
-        self.next_expiry = min(self.next_expiry, expiry)
-        self.expires_at = max(self.expires_at, expiry)
+        if expiry < self.next_expiry:  # comparisons, not min()/max(): once per request
+            self.next_expiry = expiry
+        if expiry > self.expires_at:
+            self.expires_at = expiry
 
     def retry_after(self, now: float) -> float:
         earliest = min(self.expiry.values(), default=now)
@@ -164,8 +171,7 @@ class MemoryLimiter:
         validate_rate(limit, window_s)
         if not limit:
             return unlimited()
-        self.logs.evict(now)
-        log = self.logs.touch(key)
+        log = self.logs.touch(key, now)
         decision = log.verdict(now, limit, window_s)
         if decision.allowed:
             log.record(now, window_s)

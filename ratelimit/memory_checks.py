@@ -125,8 +125,7 @@ class MemoryKeyChecks:
         if not limit_per_min:
             return unlimited()
         now = self.clock()
-        self.budgets.evict(now)
-        log = self.budgets.touch(key)
+        log = self.budgets.touch(key, now)
         total = log.prune(now)
         if total + tokens <= limit_per_min:
             log.add(now, tokens)
@@ -175,21 +174,20 @@ class MemoryKeyChecks:
         remaining = UNLIMITED
         log = None
         if check.rate_limit:
-            logs = self.limiter.logs
-            logs.evict(now)
-            log = logs.touch(key)
+            log = self.limiter.logs.touch(key, now)
             live = log.prune(now, check.window_s)
             if live >= check.rate_limit:  # rejected: the verdict tells when to retry
                 retry = log.verdict(now, check.rate_limit, check.window_s).retry_after
                 return CheckResult(False, "qps", retry, key, 0)
             remaining = check.rate_limit - live - 1
         if check.concurrency:
-            if not self._lease_fits(check, now, 0):
-                return CheckResult(False, "concurrency", self._leases.retry_after(key, now), key, 0)
-            self._leases.take(key, check.lease_id, now + check.lease_ttl_s)
+            leases = self._leases.sets.touch(key, now)  # one lookup to test and to take
+            if not leases.fits(check.lease_id, check.concurrency, now):
+                return CheckResult(False, "concurrency", leases.retry_after(now), key, 0)
+            leases.put(check.lease_id, now + check.lease_ttl_s)
         if log is not None:
             log.record(now, check.window_s)
-        return CheckResult(True, remaining=remaining)
+        return CheckResult(True, None, 0.0, "", remaining)
 
     def _lease_fits(self, check: Check, now: float, pending: int) -> bool:
         return self._leases.fits(check.key, check.lease_id, check.concurrency, now, pending)
