@@ -23,8 +23,9 @@ Invariants:
   that is overdue means the stream is stuck: every waiting command fails with
   ``TimeoutError`` and the connection is aborted, so no late reply can resolve a newer one.
 - A lost connection fails its waiting commands with ``ConnectionError``; the next command
-  connects again (lazily; concurrent callers share one connect). No command is retried: a
-  script may have run before the connection dropped.
+  connects again (lazily; concurrent callers share one connect, and a call started while it
+  ran takes the connection it made: one connection at a time, the one ``aclose`` closes).
+  No command is retried: a script may have run before the connection dropped.
 - A command whose caller is cancelled still runs on the server; its reply is dropped.
 - Errors are redis-py's exception classes, so callers handle both clients alike.
 """
@@ -314,6 +315,9 @@ class FastRedis:
     async def _connection(self) -> _Connection:
         if self._closed:
             raise RedisConnectionError("The Redis client is closed")
+        conn = self._conn
+        if conn is not None and not conn.closed:  # made since this call was started
+            return conn
         task = self._connecting
         if task is None:
             task = self._connecting = asyncio.create_task(self._connect())

@@ -274,6 +274,23 @@ async def test_callers_share_one_connect(redis_clean: str) -> None:
         await client.aclose()
 
 
+async def test_calls_started_on_every_turn_while_connecting_share_one_connection() -> None:
+    # A call started just before the connect finished used to start a second connect once
+    # it ran: the first connection was then dropped unclosed, to be freed by the collector.
+    async with Loopback(lambda commands: b":1\r\n" * len(commands)) as server:
+        client = FastRedis.from_url(server.url)
+        script = client.register_script(ECHO)
+        try:
+            started = []
+            for _ in range(100):  # before, during and after the connect
+                started.append(script(args=["x"]))
+                await asyncio.sleep(0)
+            assert await asyncio.gather(*started) == [1] * 100
+        finally:
+            await client.aclose()
+    assert server.connections == 1
+
+
 @contextmanager
 def spawned_redis(
     tmp_path: Path, options: list[str], address: tuple[str, int] | str
