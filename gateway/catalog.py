@@ -82,12 +82,29 @@ class Catalog:
 
     def resolve(self, name: str) -> Model | None:
         """The model a public name stands for, following `linked_to` aliases."""
+        chain = self.chain(name)
+        return chain[-1] if chain else None
+
+    def chain(self, name: str) -> tuple[Model, ...]:
+        """`name`'s model, then each model its `linked_to` leads to; () when one is missing
+        or the chain is longer than `MAX_LINK_DEPTH` links."""
         model = self.models.get(name)
-        for _ in range(MAX_LINK_DEPTH):
-            if model is None or not model.linked_to:
-                return model
+        chain: tuple[Model, ...] = ()
+        for _ in range(MAX_LINK_DEPTH + 1):
+            if model is None:
+                return ()
+            chain += (model,)
+            if not model.linked_to:
+                return chain
             model = self.models.get(model.linked_to)
-        return None
+        return ()
+
+    def usable(self, name: str, key: ApiKey) -> Model | None:
+        """The model `name` stands for, when `key` may see every model on the way to it."""
+        chain = self.chain(name)
+        if not chain or not all(self.visible(model, key) for model in chain):
+            return None
+        return chain[-1]
 
     def visible(self, model: Model, key: ApiKey) -> bool:
         return model.visibility == "public" or model.owner in (key.code, key.owner)

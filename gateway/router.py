@@ -40,6 +40,7 @@ from gateway.settings import QueueSettings, Settings
 from gateway.store.records import ApiKey, Model
 
 MAX_WAIT_HEADER = "X-Bella-Max-Wait"
+PUBLIC_TIERS_MAX = 1024  # model fields whose tiers are remembered, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +84,12 @@ class Router:
         self.bus = bus
         self._planner = Planner(health, slots, queues)
         self._indexed: dict[str, tuple[Route, ...]] | None = None
+        # Built from the catalog seen last (`_tiers_of_routes`, `_tiers_of`): each model's
+        # tiers, and the tiers of model fields every key sees alike.
         self._tiers_of_routes: dict[str, tuple[Route, ...]] | None = None
+        self._tiers_of: dict[str, Model] | None = None
         self._tiers_cache: dict[str, list[Tier]] = {}
+        self._public: dict[tuple[str, str], tuple[Tier, ...]] = {}
         self._model_of: dict[str, str] = {}
 
     def ticket(
@@ -101,16 +106,36 @@ class Router:
 
         Only models that serve `endpoint` count (a model without endpoints serves any).
         """
+        catalog = self._catalog
+        if catalog.routes is not self._tiers_of_routes or catalog.models is not self._tiers_of:
+            self._tiers_cache, self._public = {}, {}
+            self._tiers_of_routes, self._tiers_of = catalog.routes, catalog.models
+        tiers = self._public.get((model_field, endpoint))
+        if tiers is None:
+            tiers = self._find(model_field, key, endpoint)
+        deadline = asyncio.get_running_loop().time() + max_wait_s
+        return Ticket(request_id, tiers, deadline, gone)
+
+    def _find(self, model_field: str, key: ApiKey, endpoint: str) -> tuple[Tier, ...]:
+        """The tiers of `model_field` for `key`; remembered when no key could see others."""
         names = model_field.split(",") if "," in model_field else (model_field,)
         tiers = []
         found = False
+        public = True
+        catalog = self._catalog
         for name in names:
-            model = self._catalog.resolve(name.strip())
-            if model is None or not self._catalog.visible(model, key):
+            chain = catalog.chain(name.strip())
+            if not chain:  # no such model, for any key
                 continue
+            if not all(catalog.visible(model, key) for model in chain):
+                public = False
+                continue
+            model = chain[-1]
             if not serves(model, endpoint):
                 continue
             found = True
+            alike = model.name not in catalog.private  # no channel only some keys see
+            public = public and alike and all(m.visibility == "public" for m in chain)
             tiers.extend(self._tiers(model, key))
         if not found:
             raise NotFound(
@@ -118,17 +143,17 @@ class Router:
                 code="model_not_found",
                 param="model",
             )
-        deadline = asyncio.get_running_loop().time() + max_wait_s
-        return Ticket(request_id, tuple(tiers), deadline, gone)
+        if public:
+            if len(self._public) >= PUBLIC_TIERS_MAX:  # model fields are the clients' words
+                self._public.clear()
+            self._public[model_field, endpoint] = tuple(tiers)
+        return tuple(tiers)
 
     def _tiers(self, model: Model, key: ApiKey) -> list[Tier]:
         """The model's tiers for this key; built once per catalog when no channel is private."""
         catalog = self._catalog
         if model.name in catalog.private:
             return tiers_of(model.name, catalog.candidates(model, key))
-        if catalog.routes is not self._tiers_of_routes:
-            self._tiers_cache = {}
-            self._tiers_of_routes = catalog.routes
         tiers = self._tiers_cache.get(model.name)
         if tiers is None:
             tiers = self._tiers_cache[model.name] = tiers_of(

@@ -199,14 +199,16 @@ class MemoryLeases:
 
     def acquire_now(self, key: str, lease_id: str, limit: int, ttl_s: float) -> bool:
         """``acquire`` without awaiting: in process there is nothing to wait for."""
-        validate_key(key)
-        validate_lease(limit, ttl_s)
+        if not key or limit < 0 or ttl_s <= 0:  # one test on the request path
+            validate_key(key)
+            validate_lease(limit, ttl_s)
         if not limit:
             return True
         now = self.clock()
-        if not self.fits(key, lease_id, limit, now, 0):
+        leases = self.sets.touch(key, now)  # one lookup to test and to take
+        if not leases.fits(lease_id, limit, now):
             return False
-        self.take(key, lease_id, now + ttl_s)
+        leases.put(lease_id, now + ttl_s)
         return True
 
     async def release(self, key: str, lease_id: str) -> None:

@@ -21,7 +21,7 @@ async def list_models(request: web.Request) -> web.Response:
     data = [
         _entry(m)
         for name, m in sorted(catalog.models.items())
-        if catalog.visible(m, key) and catalog.resolve(name) is not None
+        if catalog.usable(name, key) is not None
     ]
     return web.Response(
         body=orjson.dumps({"object": "list", "data": data}), content_type="application/json"
@@ -33,6 +33,6 @@ async def get_model(request: web.Request) -> web.Response:
     catalog = request.app[CATALOG]
     name = request.match_info["model"]
     model = catalog.models.get(name)
-    if model is None or not catalog.visible(model, key):
+    if model is None or catalog.usable(name, key) is None:
         raise NotFound(f"The model '{name}' does not exist.", code="model_not_found")
     return web.Response(body=orjson.dumps(_entry(model)), content_type="application/json")

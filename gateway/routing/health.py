@@ -101,19 +101,22 @@ class Health:
         if error is not None and not error.retryable:
             return 0.0
         now = self.clock()
-        seconds = self._cooldown_for(error)
         window = self._windows.get(code)
         if window is None:
             window = self._windows[code] = ErrorWindow(self.policy.window_s)
-        window.add(now, error is not None)
-        if not seconds and error is not None and self._tripped(window, now):
+        if error is None:  # a success starts no cooldown
+            window.add(now, False)
+            return 0.0
+        window.add(now, True)
+        seconds = self._cooldown_for(error)
+        if not seconds and self._tripped(window, now):
             seconds = self.policy.cooldown_s
         if seconds and self.cool(code, seconds, now):
             window.clear()
             return seconds
         return 0.0
 
-    def _cooldown_for(self, error: UpstreamError | None) -> float:
+    def _cooldown_for(self, error: UpstreamError) -> float:
         if isinstance(error, UpstreamRateLimited):
             return error.retry_after or self.policy.cooldown_s
         if isinstance(error, UpstreamUnavailable):
