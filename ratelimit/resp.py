@@ -7,22 +7,19 @@ Replies decode like redis-py without ``decode_responses``: a bulk or simple stri
 ``bytes``, an integer ``int``, an array a ``list``, a null bulk string or array ``None``.
 An error reply is an ``Error`` value, not raised: the caller decides what it means.
 
-The parser scans with ``bytes.find`` and slices, never byte by byte. Invariant: bytes before
-``_pos`` are consumed; an array whose elements have not all arrived waits on ``_stack`` with
-the elements parsed so far, so a reply split over many chunks is never parsed twice.
+Replies are parsed by hiredis's reader (the C parser redis-py also uses when installed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, cast
+
+import hiredis
 
 Arg: TypeAlias = "bytes | str | int | float"
 Reply: TypeAlias = "bytes | int | Error | list[Reply] | None"
-
-_CRLF = b"\r\n"
-_BULK, _ARRAY, _INT, _SIMPLE, _ERROR = b"$*:+-"
 
 
 class ProtocolError(Exception):
@@ -125,59 +122,26 @@ def encode(args: Iterable[Arg]) -> bytes:
 
 
 class Parser:
-    """Incremental reply parser: ``feed`` bytes as they arrive, get the complete replies."""
+    """Incremental reply parser: ``feed`` bytes as they arrive, get the complete replies.
+
+    hiredis's C reader does the parsing (about ten times faster than Python); a reply split
+    over many chunks is kept inside it until complete.
+    """
+
+    __slots__ = ("_reader",)
 
     def __init__(self) -> None:
-        self._buf = b""
-        self._pos = 0
-        self._stack: list[tuple[list[Reply], int]] = []  # open arrays: items, size
+        # hiredis takes any callable for error replies (its stub says an exception class):
+        # they come back as `Error` values, to be raised or not by the caller.
+        reply_error = cast(Callable[[str], Exception], Error)
+        self._reader = hiredis.Reader(replyError=reply_error, protocolError=ProtocolError)
 
     def feed(self, data: bytes) -> list[Reply]:
-        buf = self._buf[self._pos :] + data if self._pos < len(self._buf) else data
-        try:
-            return self._parse(buf)
-        except ValueError as exc:  # a length or an integer that is not a number
-            raise ProtocolError(f"not a RESP2 reply: {exc}") from exc
-
-    def _parse(self, buf: bytes) -> list[Reply]:
-        pos, size, stack, replies = 0, len(buf), self._stack, []
-        item: Reply
-        while pos < size:
-            end = buf.find(_CRLF, pos)
-            if end < 0:
-                break
-            kind = buf[pos]
-            if kind == _BULK:
-                length = int(buf[pos + 1 : end])
-                if length < 0:
-                    item, pos = None, end + 2
-                else:
-                    stop = end + 2 + length
-                    if stop + 2 > size:
-                        break
-                    item, pos = buf[end + 2 : stop], stop + 2
-            elif kind == _INT:
-                item, pos = int(buf[pos + 1 : end]), end + 2
-            elif kind == _ARRAY:
-                length, pos = int(buf[pos + 1 : end]), end + 2
-                if length > 0:
-                    stack.append(([], length))
-                    continue
-                item = None if length < 0 else []
-            elif kind == _SIMPLE:
-                item, pos = buf[pos + 1 : end], end + 2
-            elif kind == _ERROR:
-                item, pos = Error(buf[pos + 1 : end].decode("utf-8", "replace")), end + 2
-            else:
-                raise ProtocolError(f"not a RESP2 reply: {bytes(buf[pos : pos + 20])!r}")
-            while stack:  # place the item in the innermost open array, closing full ones
-                items, length = stack[-1]
-                items.append(item)
-                if len(items) < length:
-                    break
-                stack.pop()
-                item = items
-            else:
-                replies.append(item)
-        self._buf, self._pos = (b"", 0) if pos == size else (buf, pos)
+        reader = self._reader
+        reader.feed(data)
+        replies = []
+        reply = reader.gets()
+        while reply is not False:  # RESP2 has no booleans: False means "no complete reply"
+            replies.append(reply)
+            reply = reader.gets()
         return replies
