@@ -32,7 +32,13 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from gateway.keys import DRAIN, METRICS, ROUTER, SETTINGS, USAGE
 from gateway.metrics_live import Delta, LiveGauges, RoutingSource
-from gateway.metrics_values import LocalValues, SharedValues, Values
+from gateway.metrics_values import (
+    CounterChild,
+    HistogramChild,
+    LocalValues,
+    SharedValues,
+    Values,
+)
 from gateway.store.records import UsageRecord
 from gateway.timing import Outcome
 
@@ -65,6 +71,38 @@ BUCKETS = (
     600.0,
 )
 STREAM_KINDS = ("sse", "websocket")
+SERIES_CACHE_MAX = 10_000  # label sets whose series are remembered, at most
+
+
+class _Ended:
+    """The series requests of one label set end in, found once."""
+
+    __slots__ = ("duration", "overhead", "queue", "requests", "upstream")
+
+    def __init__(
+        self,
+        requests: CounterChild,
+        duration: HistogramChild,
+        overhead: HistogramChild,
+        upstream: HistogramChild | None,  # none without a channel
+    ) -> None:
+        self.requests = requests
+        self.duration = duration
+        self.overhead = overhead
+        self.upstream = upstream
+        self.queue: HistogramChild | None = None  # once such a request was routed
+
+
+class _Used:
+    """The series usage records of one model and channel add to, found once."""
+
+    __slots__ = ("completion", "cost", "prompt", "ttft")
+
+    def __init__(self, prompt: CounterChild, completion: CounterChild) -> None:
+        self.prompt = prompt
+        self.completion = completion
+        self.cost: CounterChild | None = None  # once a record costs something
+        self.ttft: HistogramChild | None = None  # once a record was streamed
 
 
 _STATUS_CLASSES = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
@@ -163,37 +201,74 @@ class Metrics:
         self._database_errors.inc(("usage_write",), 0)  # exported from the start
         self.usage_write_errors = Delta(self._usage_write_error)
         self.live = LiveGauges(registry, redis_errors=self._redis_error)
+        self._ended: dict[tuple[str, str, str, int], _Ended] = {}
+        self._used: dict[tuple[str, str], _Used] = {}
         values.gauge(
             "bella_build_info", "The running gateway's version.", ["version"], mode="livemax"
         ).set((VERSION,), 1)
 
     def request_done(self, outcome: Outcome) -> None:
         endpoint, model, channel, status, _, spans, failovers, queued, _ = outcome
-        self._requests.inc((endpoint, model, channel, _status_class(status)))
-        self._duration.observe((endpoint, model), spans.total)
-        self._overhead.observe((endpoint,), spans.gateway)
-        if channel:
-            self._upstream.observe((model, channel), spans.upstream)
-        if queued:
-            self._queue_wait.observe((model,), spans.queue)
+        found = self._ended.get((endpoint, model, channel, status))
+        if found is None:
+            found = self._ended_series(endpoint, model, channel, status)
+        found.requests.inc()
+        found.duration.observe(spans.total)
+        found.overhead.observe(spans.gateway)
+        if found.upstream is not None:
+            found.upstream.observe(spans.upstream)
+        if queued:  # only requests that were routed: their series appears with the first
+            if found.queue is None:
+                found.queue = self._queue_wait.child((model,))
+            found.queue.observe(spans.queue)
         if failovers:
             self._failovers.inc((model,), failovers)
+
+    def _ended_series(self, endpoint: str, model: str, channel: str, status: int) -> _Ended:
+        """The series a request of these labels ends in, found once (label sets are few:
+        the catalog's names and the statuses the gateway answers)."""
+        if len(self._ended) >= SERIES_CACHE_MAX:
+            self._ended.clear()
+        found = self._ended[endpoint, model, channel, status] = _Ended(
+            self._requests.child((endpoint, model, channel, _status_class(status))),
+            self._duration.child((endpoint, model)),
+            self._overhead.child((endpoint,)),
+            self._upstream.child((model, channel)) if channel else None,
+        )
+        return found
 
     def rejected(self, reason: str) -> None:
         self._rejections.inc((reason,))
 
     def usage_recorded(self, records: Sequence[UsageRecord]) -> None:
-        tokens = self._tokens
         for record in records:
-            model = record.model
-            tokens.inc((model, "input"), record.prompt_tokens)
-            tokens.inc((model, "output"), record.completion_tokens)
+            model, channel = record.model, record.channel_code
+            found = self._used.get((model, channel))
+            if found is None:
+                found = self._used_series(model, channel)
+            found.prompt.inc(record.prompt_tokens)
+            found.completion.inc(record.completion_tokens)
             if record.cached_tokens:
-                tokens.inc((model, "cached_input"), record.cached_tokens)
+                self._tokens.inc((model, "cached_input"), record.cached_tokens)
             if record.cost:
-                self._cost.inc((model,), float(record.cost))
+                if found.cost is None:
+                    found.cost = self._cost.child((model,))
+                found.cost.inc(float(record.cost))
             if record.ttft_ms is not None:
-                self._ttft.observe((model, record.channel_code), record.ttft_ms / 1000)
+                if found.ttft is None:
+                    found.ttft = self._ttft.child((model, channel))
+                found.ttft.observe(record.ttft_ms / 1000)
+
+    def _used_series(self, model: str, channel: str) -> _Used:
+        """The series a usage record of `model` on `channel` adds to, found once; the cost
+        and time-to-first-token series once a record has them."""
+        if len(self._used) >= SERIES_CACHE_MAX:
+            self._used.clear()
+        tokens = self._tokens
+        found = self._used[model, channel] = _Used(
+            tokens.child((model, "input")), tokens.child((model, "output"))
+        )
+        return found
 
     def in_flight(self, count: int) -> None:
         """API requests being served now (read from the drain at scrape, not counted per

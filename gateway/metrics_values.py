@@ -36,8 +36,19 @@ Labels = tuple[str, ...]
 GaugeMode = Literal["livesum", "livemax", "livemin"]
 
 
+class CounterChild(Protocol):
+    """One series of a counter, found once: updating it looks nothing up."""
+
+    def inc(self, amount: float = 1.0) -> None: ...
+
+
+class HistogramChild(Protocol):
+    def observe(self, value: float) -> None: ...
+
+
 class CounterValues(Protocol):
     def inc(self, labels: Labels, amount: float = 1.0) -> None: ...
+    def child(self, labels: Labels) -> CounterChild: ...  # the series appears now
 
 
 class GaugeValues(Protocol):
@@ -47,6 +58,7 @@ class GaugeValues(Protocol):
 
 class HistogramValues(Protocol):
     def observe(self, labels: Labels, value: float) -> None: ...
+    def child(self, labels: Labels) -> HistogramChild: ...  # the series appears now
 
 
 class Values(Protocol):
@@ -62,7 +74,8 @@ class Values(Protocol):
 
 
 class _Local:
-    """A local metric's series: label values → number, and when each series appeared."""
+    """A local metric's series: label values → a cell holding the number, and when each
+    series appeared."""
 
     __slots__ = ("_created", "_values", "doc", "labelnames", "name")
 
@@ -70,16 +83,20 @@ class _Local:
         self.name = name
         self.doc = doc
         self.labelnames = tuple(labelnames)
-        self._values: dict[Labels, float] = {}
+        self._values: dict[Labels, list[float]] = {}
         self._created: dict[Labels, float] = {}
         if not self.labelnames:
             self._start(())
 
-    def _start(self, labels: Labels) -> None:
+    def _cell(self, labels: Labels) -> list[float]:
+        cell = self._values.get(labels)
+        return self._start(labels) if cell is None else cell
+
+    def _start(self, labels: Labels) -> list[float]:
         if len(labels) != len(self.labelnames):
             raise ValueError(f"{self.name}: labels {labels} for {self.labelnames}")
-        self._values.setdefault(labels, 0.0)
         self._created.setdefault(labels, time.time())
+        return self._values.setdefault(labels, [0.0])
 
 
 class LocalCounter(_Local):
@@ -88,37 +105,44 @@ class LocalCounter(_Local):
     def inc(self, labels: Labels, amount: float = 1.0) -> None:
         if amount < 0:
             raise ValueError(f"{self.name}: counters only go up ({amount})")
-        try:
-            self._values[labels] += amount
-        except KeyError:
-            self._start(labels)
-            self._values[labels] += amount
+        self._cell(labels)[0] += amount
+
+    def child(self, labels: Labels) -> LocalCounterChild:
+        return LocalCounterChild(self.name, self._cell(labels))
 
     def family(self) -> Metric:
         family = CounterMetricFamily(self.name, self.doc, labels=self.labelnames)
         created = self._created
-        for labels, value in self._values.items():
+        for labels, (value,) in self._values.items():
             family.add_metric(labels, value, created=created[labels])
         return family
+
+
+class LocalCounterChild:
+    __slots__ = ("_cell", "_name")
+
+    def __init__(self, name: str, cell: list[float]) -> None:
+        self._name = name
+        self._cell = cell
+
+    def inc(self, amount: float = 1.0) -> None:
+        if amount < 0:
+            raise ValueError(f"{self._name}: counters only go up ({amount})")
+        self._cell[0] += amount
 
 
 class LocalGauge(_Local):
     __slots__ = ()
 
     def inc(self, labels: Labels, amount: float = 1.0) -> None:
-        try:
-            self._values[labels] += amount
-        except KeyError:
-            self._start(labels)
-            self._values[labels] += amount
+        self._cell(labels)[0] += amount
 
     def set(self, labels: Labels, value: float) -> None:
-        self._start(labels)
-        self._values[labels] = value
+        self._cell(labels)[0] = value
 
     def family(self) -> Metric:
         family = GaugeMetricFamily(self.name, self.doc, labels=self.labelnames)
-        for labels, value in self._values.items():
+        for labels, (value,) in self._values.items():
             family.add_metric(labels, value)
         return family
 
@@ -140,12 +164,14 @@ class LocalHistogram:
         self._created: dict[Labels, float] = {}
 
     def observe(self, labels: Labels, value: float) -> None:
-        try:
-            series = self._series[labels]
-        except KeyError:
+        series = self._series.get(labels)
+        if series is None:
             series = self._start(labels)
         series[bisect_left(self._bounds, value)] += 1  # the first bound >= value, else +Inf
         series[-1] += value
+
+    def child(self, labels: Labels) -> LocalHistogramChild:
+        return LocalHistogramChild(self._bounds, self._series.get(labels) or self._start(labels))
 
     def _start(self, labels: Labels) -> list[float]:
         if len(labels) != len(self.labelnames):
@@ -162,6 +188,19 @@ class LocalHistogram:
             named = dict(zip(self.labelnames, labels, strict=True))
             family.add_sample(self.name + "_created", named, self._created[labels])
         return family
+
+
+class LocalHistogramChild:
+    __slots__ = ("_bounds", "_series")
+
+    def __init__(self, bounds: list[float], series: list[float]) -> None:
+        self._bounds = bounds
+        self._series = series
+
+    def observe(self, value: float) -> None:
+        series = self._series
+        series[bisect_left(self._bounds, value)] += 1
+        series[-1] += value
 
 
 def _le(bound: float) -> str:
@@ -226,6 +265,9 @@ class SharedCounter(_Children[Counter]):
     def inc(self, labels: Labels, amount: float = 1.0) -> None:
         self.get(labels).inc(amount)
 
+    def child(self, labels: Labels) -> Counter:
+        return self.get(labels)
+
 
 class SharedGauge(_Children[Gauge]):
     __slots__ = ()
@@ -242,6 +284,9 @@ class SharedHistogram(_Children[Histogram]):
 
     def observe(self, labels: Labels, value: float) -> None:
         self.get(labels).observe(value)
+
+    def child(self, labels: Labels) -> Histogram:
+        return self.get(labels)
 
 
 class SharedValues:

@@ -21,10 +21,13 @@ def drive(values: Values) -> None:
     histogram = values.histogram("t_seconds", "Seconds.", ["endpoint"], BUCKETS)
     values.gauge("t_info", "Info.", ["version"], mode="livemax").set(("1.0",), 1)
     values.counter("t_idle_total", "Never used.", ["reason"])
+    counted, timed = counter.child(("/c", "y")), histogram.child(("/c",))  # found once
     for i, seconds in enumerate(OBSERVED):
         counter.inc(("/a", str(i % 3)))
         counter.inc(("/b", "x"), i)
         histogram.observe(("/a" if i % 2 else "/b",), seconds)
+        counted.inc(i)
+        timed.observe(seconds)
     plain.inc((), 2.5)
     gauge.inc(("sse",), 1)
     gauge.inc(("sse",), 1)
@@ -48,6 +51,8 @@ def test_counters_only_go_up() -> None:
     counter = LocalValues(CollectorRegistry()).counter("t_total", "T.", ["a"])
     with pytest.raises(ValueError, match="only go up"):
         counter.inc(("x",), -1)
+    with pytest.raises(ValueError, match="only go up"):
+        counter.child(("x",)).inc(-1)
 
 
 @pytest.mark.parametrize("labels", [(), ("a", "b")])
