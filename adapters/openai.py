@@ -44,6 +44,7 @@ MESSAGE_LIMIT = 300
 _SECRET_RE = re.compile(r"(?i)(\bsk-|\bbearer\s+)[A-Za-z0-9._~+/=*-]{4,}")
 _DONE = b"[DONE]"
 _DONE_EVENT = b"data: [DONE]\n\n"
+_FIRST_KEY_MAX = 100  # bytes of an event's JSON that `_learn_style` reads
 # An event worth parsing: it may carry a usage object, in compact JSON (`"usage":{`) or
 # with a space after the colon (`"usage": {`), or an error.
 _USAGE_MARKERS = (b'"usage":{', b'"usage": {')
@@ -260,7 +261,11 @@ def _seconds_until(http_date: str, now: float) -> float | None:
 
 class OpenAIStreamMeter:
     """Relays an OpenAI SSE stream event by event and reads what billing needs from it:
-    the last usage, the last error event, and whether `[DONE]` came.
+    the last usage, whether `[DONE]` came, and the error the stream ends with, if it does.
+
+    An upstream fails a stream it began with an error event as its last data event (OpenAI
+    then closes it, vLLM sends `[DONE]` after it): `error` is that event's message, or None
+    when the last data event but `[DONE]` is no error.
 
     Every complete event is forwarded as received, except the usage-only chunks
     (`choices: []`) when the client did not ask for usage: the gateway asked for them, so
@@ -268,12 +273,12 @@ class OpenAIStreamMeter:
     """
 
     # Cost follows the events worth reading, not all events. A buffer without `\r` (nearly
-    # every upstream) is not split: byte searches from its end find the few events that may
-    # carry usage or an error, and `[DONE]`; only those are parsed, and the bytes between
-    # them go out as one slice (the input itself when nothing is hidden). Searching from the
-    # end stops at the first hit, since the last usage and the last error are the ones that
-    # count: a whole stream read at once costs about one search of its bytes. CR framings
-    # take the general path: split, then parse the events a marker is found in.
+    # every upstream) is not split: a byte search from its end finds the last event that may
+    # carry usage, `[DONE]` is matched at the end, and the last data event is read for an
+    # error; only those are parsed, and the bytes between them go out as one slice (the input
+    # itself when nothing is hidden). When usage-only events are to be hidden, the usage
+    # search goes on to the start. CR framings take the general path: split, then parse the
+    # events a marker is found in.
 
     __slots__ = ("_hide_usage_chunk", "_tail", "_usage_markers", "done", "error", "usage")
 
@@ -312,41 +317,74 @@ class OpenAIStreamMeter:
         if not end:
             return b""
         if len(self._usage_markers) > 1 and buffer.startswith(b"data: {", 0, end):
-            self._learn_style(buffer[6 : buffer.find(b"\n")])
-        self._last_error(buffer, end)
+            self._learn_style(buffer, 6)
+        last = end - len(_DONE_EVENT)  # where the last event starts if it is [DONE]
+        if buffer.endswith(_DONE_EVENT, 0, end) and (
+            last == 0 or (last >= 2 and buffer.startswith(b"\n\n", last - 2))
+        ):
+            self.done = True  # the usual last event, found at once
+        else:
+            last = end
+            if not self.done:
+                self._find_done(buffer, end)
+        self._read_end(buffer, last)
         hidden = self._last_usage(buffer, end)
-        if not self.done:
-            self._find_done(buffer, end)
         return _cut(buffer, end, hidden)
 
-    def _last_error(self, buffer: bytes, end: int) -> None:
-        """Read the last error event of `buffer[:end]`, searched from its end."""
-        index = buffer.rfind(_ERROR_MARKER, 0, end)
+    def _read_end(self, buffer: bytes, end: int) -> None:
+        """Read the last data event of `buffer[:end]` but `[DONE]` for an error; a buffer
+        without one (only comments, say) leaves `error` as it was."""
+        index = end - 3  # the last byte of the last event's text
         while index >= 0:
-            first, stop = lf_event_bounds(buffer, 0, index)
-            chunk = _json_object(lf_event_data(buffer, first, stop))
-            if chunk is not None and chunk.get("error") is not None:
-                self._meter(chunk)
+            if buffer[index] == 0x0A:  # the blank lines of an empty event
+                index -= 1
+                continue
+            blank = buffer.rfind(b"\n\n", 0, index)
+            if blank > 0 and buffer[blank - 1] == 0x0A:  # a run of blank lines: rare
+                first, _ = lf_event_bounds(buffer, 0, index)
+            else:
+                first = blank + 2 if blank >= 0 else 0
+            stop = index + 3
+            if buffer.find(_ERROR_MARKER, first, stop) < 0 and buffer.startswith(b"data: {", first):
+                self.error = None  # the usual: a chunk, no error in it
                 return
-            index = buffer.rfind(_ERROR_MARKER, 0, first)
+            payload = lf_event_data(buffer, first, stop)
+            if payload is not None and payload != _DONE:
+                self._read_error(payload)
+                return
+            index = first - 3
+
+    def _read_error(self, payload: bytes) -> None:
+        """`error` from a data event that is not `[DONE]`: None unless it is an error."""
+        self.error = None
+        if payload.find(_ERROR_MARKER) >= 0:
+            chunk = _json_object(payload)
+            error = chunk.get("error") if chunk is not None else None
+            if error is not None:
+                self.error = _stream_error(error)
 
     def _last_usage(self, buffer: bytes, end: int) -> list[tuple[int, int]]:
         """Read the last usage of `buffer[:end]`, searched from its end; the spans of the
         usage-only events to hide, in order (every one of them, when hiding)."""
         hidden: list[tuple[int, int]] = []
         found = False
+        hide = self._hide_usage_chunk
         index = _rfind_any(buffer, self._usage_markers, end)
         while index >= 0:
             first, stop = lf_event_bounds(buffer, 0, index)
+            usage = None if hide else _last_member_usage(buffer, index, stop)
+            if usage is not None:
+                self.usage = usage  # the last usage: all that is read when nothing is hidden
+                break
             chunk = _json_object(lf_event_data(buffer, first, stop))
-            if chunk is not None and chunk.get("error") is None:
+            if chunk is not None:
                 usage = parse_usage(chunk.get("usage"))
                 if usage is not None:
                     if not found:
                         self.usage, found = usage, True
-                    if not self._hide_usage_chunk:
+                    if not hide:
                         break
-                    if not chunk.get("choices"):
+                    if not chunk.get("choices") and chunk.get("error") is None:
                         hidden.append((first, stop))
             index = _rfind_any(buffer, self._usage_markers, first)
         hidden.reverse()
@@ -355,12 +393,6 @@ class OpenAIStreamMeter:
     def _find_done(self, buffer: bytes, end: int) -> None:
         """Whether `buffer[:end]` holds the `[DONE]` event, searched from its end, where it
         is: a stream's last event, after every other the meter reads."""
-        start = end - len(_DONE_EVENT)
-        if buffer.endswith(_DONE_EVENT, 0, end) and (
-            start == 0 or (start >= 2 and buffer.startswith(b"\n\n", start - 2))
-        ):
-            self.done = True  # the usual last event: alone, or after a blank line
-            return
         index = buffer.rfind(_DONE, 0, end)
         while index >= 0:
             first, stop = lf_event_bounds(buffer, 0, index)
@@ -377,6 +409,7 @@ class OpenAIStreamMeter:
         if payload == _DONE:
             self.done = True
             return True
+        self.error = None  # unless this very event is an error
         if len(self._usage_markers) > 1:
             self._learn_style(payload)
         if not _may_meter(payload):
@@ -384,24 +417,38 @@ class OpenAIStreamMeter:
         chunk = _json_object(payload)
         return self._meter(chunk) if chunk is not None else True
 
-    def _learn_style(self, payload: bytes) -> None:
-        """Compact or spaced JSON, from the first key of the first object: an upstream's
-        serializer writes every event alike, so later events are searched for one style."""
-        colon = payload.find(b'":')
-        if colon > 0 and payload.startswith(b'{"'):
-            spaced = payload[colon + 2 : colon + 3] == b" "
+    def _learn_style(self, data: bytes, start: int = 0) -> None:
+        """Compact or spaced JSON, from the first key of the object at `data[start:]`: an
+        upstream's serializer writes every event alike, so later events are searched for
+        one style. A first key too long to look at teaches nothing."""
+        colon = data.find(b'":', start, start + _FIRST_KEY_MAX)
+        if colon > start and data.startswith(b'{"', start):
+            spaced = data[colon + 2 : colon + 3] == b" "
             self._usage_markers = _USAGE_MARKERS[1:] if spaced else _USAGE_MARKERS[:1]
 
     def _meter(self, chunk: dict[str, Any]) -> bool:
         error = chunk.get("error")
         if error is not None:
             self.error = _stream_error(error)
-            return True
         usage = parse_usage(chunk.get("usage"))
         if usage is None:
             return True
         self.usage = usage
-        return not (self._hide_usage_chunk and not chunk.get("choices"))
+        hidden = self._hide_usage_chunk and not chunk.get("choices") and error is None
+        return not hidden
+
+
+def _last_member_usage(buffer: bytes, index: int, stop: int) -> Usage | None:
+    """The usage of the event ending at `stop` whose `"usage":` key is at `index`, read alone
+    when it is the last member of the event's object (as OpenAI and vLLM write it); None when
+    it is not, or does not parse: the whole event is read then."""
+    start = index + 8 if buffer[index + 8] == 0x7B else index + 9  # `{` of `"usage": {`
+    if not buffer.endswith(b"}\n\n", start, stop):
+        return None
+    try:
+        return parse_usage(orjson.loads(buffer[start : stop - 3]))
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _json_object(payload: bytes | None) -> dict[str, Any] | None:

@@ -109,6 +109,20 @@ CASES = [
         True,
         (None, False, "The server had an error"),
     ),
+    Case(  # as vLLM ends a stream it fails
+        "error-then-done-then-a-ping",
+        [ROLE, *TEXT[:2], ERROR, DONE, PING],
+        (),
+        True,
+        (None, True, "The server had an error"),
+    ),
+    Case(  # the stream went on: it did not end on the error
+        "error-then-content",
+        [ROLE, ERROR, PING, *TEXT[:2], FINISH, USAGE_ONLY, DONE],
+        (6,),
+        True,
+        (READ_USAGE, True, None),
+    ),
     Case(
         "pings-named-events-multi-line-data",
         [PING, ROLE, PING, TEXT[0], NAMED, PING, TEXT[1], MULTI_LINE_FINISH, USAGE_ONLY, DONE],
@@ -155,6 +169,20 @@ CASES = [
         (),
         True,
         (None, False, None),
+    ),
+    Case(  # read whole: the usage object is not the event's last member
+        "usage-first-shown",
+        [ROLE, TEXT[0], data({"usage": USAGE, "id": "c1", "choices": []}), DONE],
+        (),
+        False,
+        (READ_USAGE, True, None),
+    ),
+    Case(  # what an upstream says was used is billed, error or not; an error is never hidden
+        "usage-with-the-error",
+        [ROLE, TEXT[0], data({"error": {"message": "cut short"}, "usage": USAGE})],
+        (),
+        True,
+        (READ_USAGE, False, "cut short"),
     ),
     Case(
         "usage-every-chunk",
@@ -239,10 +267,10 @@ def test_a_whole_stream_in_one_chunk_parses_only_what_it_meters(
     assert meter.done
 
 
-def test_usage_in_every_chunk_parses_only_the_last_one(parsed_payloads: list[bytes]) -> None:
+def test_usage_in_every_chunk_reads_only_the_last_one(parsed_payloads: list[bytes]) -> None:
     events = [data(delta({"content": f"t{index}"}, usage=USAGE)) for index in range(5)]
     last = data(delta({}, "stop", usage={**USAGE, "completion_tokens": 40}))
     meter = OpenAIStreamMeter(hide_usage_chunk=False)
     meter.feed(b"".join([*events, last, DONE]))
-    assert parsed_payloads == [last[6:-2]]
+    assert parsed_payloads == [orjson.dumps({**USAGE, "completion_tokens": 40})]  # alone
     assert meter.usage == Usage(prompt_tokens=19, completion_tokens=40, cached_tokens=3)
