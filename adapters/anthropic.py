@@ -310,4 +310,4 @@ class AnthropicRelayMeter(AnthropicStreamMeter):
         return rest
 
     def fail(self, error: UpstreamError) -> None:
-        return  # the error event itself goes to the client
+        self.error = error.message  # the error event itself goes to the client

@@ -61,6 +61,11 @@ class StreamMeter(Protocol):
     usage: Usage | None
     done: bool  # the terminal `data: [DONE]` has been seen
 
+    @property
+    def error(self) -> str | None:
+        """The message of the error event the upstream ended the stream with, which went
+        to the client as the client's format has it; None when it did not end on one."""
+
     def feed(self, data: bytes) -> bytes: ...
 
     def close(self) -> bytes: ...

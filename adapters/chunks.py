@@ -121,6 +121,7 @@ class ChunkEmitter:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.done = False
+        self.error: str | None = None  # a relay's: translating meters raise (see `fail`)
         self._include_usage = client_wants_usage(body)
         self._opened = False
         self._tools: dict[Hashable, int] = {}

@@ -138,6 +138,10 @@ class MessagesStreamMeter:
         self.finish_reason: str | None = None
         self.done = False
 
+    @property
+    def error(self) -> str | None:
+        return self._inner.error
+
     def feed(self, data: bytes) -> bytes:
         return self._convert(self._inner.feed(data))
 

@@ -61,6 +61,10 @@ class RewritingMeter:
         self.finish_reason: str | None = None
         self.done = False
 
+    @property
+    def error(self) -> str | None:
+        return self._inner.error
+
     def feed(self, data: bytes) -> bytes:
         out = self._rewrite(self._inner.feed(data))
         self.usage = self._inner.usage

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from adapters import chat_adapter_for
 from adapters.base import ChatAdapter, Usage
-from adapters.errors import UpstreamError, UpstreamProtocolError
+from adapters.errors import UpstreamError, UpstreamProtocolError, UpstreamServerError
 from gateway import observe
 from gateway.auth import authenticate
 from gateway.catalog import Route
@@ -99,14 +99,16 @@ async def stream_chat(
             tail = meter.close()
             if tail:
                 await out.write(tail)
-            if not meter.done:
+            if meter.error is not None:  # its error event went out: nothing to add
+                _upstream_failed(call, UpstreamServerError(meter.error))
+            elif not meter.done:
                 raise UpstreamProtocolError("The upstream stream ended before [DONE].")
-            call.status = 200
+            else:
+                call.status = 200
         except UpstreamError as exc:
             if not out.prepared:
                 raise
-            call.fail(502, exc.code)
-            call.upstream_error = exc
+            _upstream_failed(call, exc)
             await _write_quietly(out, error_event(exc))
         except ConnectionResetError:
             call.fail(CLIENT_CLOSED, "client_closed")
@@ -116,6 +118,12 @@ async def stream_chat(
         return out
     finally:
         upstream.close()
+
+
+def _upstream_failed(call: Call, error: UpstreamError) -> None:
+    """The stream began, then the upstream failed: a 502 for the record, and for health."""
+    call.fail(502, error.code)
+    call.upstream_error = error
 
 
 def _account(call: Call, body: dict[str, Any], usage: Usage | None, events: int) -> None:

@@ -33,6 +33,7 @@ class FakeOpenAI(LoopbackServer):
     delay_s: float = 0.0
     interval_s: float = 0.0
     cut_after: int | None = None  # close the stream after this many chunks, without [DONE]
+    error_after: int | None = None  # after this many chunks an error event, then [DONE] (vLLM)
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     in_flight: int = 0
@@ -75,6 +76,10 @@ class FakeOpenAI(LoopbackServer):
         created = int(time.time())
         for i in range(self.chunks):
             if self.cut_after is not None and i >= self.cut_after:
+                return response
+            if self.error_after is not None and i >= self.error_after:
+                error = {"message": "The model crashed.", "type": "internal_error", "code": 500}
+                await response.write(_event({"error": error}) + b"data: [DONE]\n\n")
                 return response
             delta: dict[str, Any] = {"content": f"tok{i} "}
             if i == 0:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
+import aiohttp
 import openai
 import pytest
 from openai import AsyncOpenAI
@@ -182,6 +183,31 @@ async def test_upstream_failure_mid_stream_ends_with_an_error_event(
         [record] = await gw.usage()
         assert record.status == 502
         assert record.estimated
+
+
+async def test_an_error_event_the_upstream_ends_its_stream_with_is_relayed_and_recorded(
+    tmp_path: Path, upstream: FakeOpenAI
+) -> None:
+    upstream.error_after = 2
+    catalog = chat_catalog(chat_channel(upstream.url, API_KEY))
+    async with running_gateway(gateway_settings(tmp_path, "", catalog)) as gw:
+        async with client(gw) as sdk:
+            stream = await sdk.chat.completions.create(
+                model="gpt-test", messages=MESSAGES, stream=True
+            )
+            with pytest.raises(openai.APIError, match="The model crashed"):
+                _ = [c async for c in stream]
+        body = {"model": "gpt-test", "messages": MESSAGES, "stream": True}
+        headers = {"Authorization": f"Bearer {gw.key}"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{gw.url}/v1/chat/completions", json=body, headers=headers) as raw,
+        ):
+            relayed = await raw.read()
+        assert relayed.count(b'"error"') == 1  # the upstream's, and no second one of ours
+        assert relayed.endswith(b"data: [DONE]\n\n")
+        records = await gw.usage()
+        assert [(r.status, r.error_code) for r in records] == [(502, "upstream_server_error")] * 2
 
 
 async def test_keys_are_looked_up_once_then_served_from_memory(gateway: Gateway) -> None:
