@@ -45,6 +45,7 @@ _SECRET_RE = re.compile(r"(?i)(\bsk-|\bbearer\s+)[A-Za-z0-9._~+/=*-]{4,}")
 _DONE = b"[DONE]"
 _DONE_EVENT = b"data: [DONE]\n\n"
 _FIRST_KEY_MAX = 100  # bytes of an event's JSON that `_learn_style` reads
+_SEARCH_WHOLE_MAX = 1024  # a buffer this short is searched whole rather than its last event
 # An event worth parsing: it may carry a usage object, in compact JSON (`"usage":{`) or
 # with a space after the colon (`"usage": {`), or an error.
 _USAGE_MARKERS = (b'"usage":{', b'"usage": {')
@@ -296,9 +297,13 @@ class OpenAIStreamMeter:
         buffer = self._tail + data if self._tail else data
         if CR in buffer:
             return self._relay_split(buffer)
-        end = lf_events_end(buffer)
-        self._tail = buffer[end:]
-        return self._relay_lf(buffer, end)
+        if buffer.endswith(b"\n\n") and len(buffer) > 2 and buffer[-3] != 0x0A:
+            end = len(buffer)  # the usual: whole events, the last ended by one blank line
+            self._tail = b""
+        else:
+            end = lf_events_end(buffer)
+            self._tail = buffer[end:]
+        return self._relay_lf(buffer, end) if end else b""
 
     def close(self) -> bytes:
         """The unterminated tail of the stream, metered, if it is to be forwarded."""
@@ -313,11 +318,13 @@ class OpenAIStreamMeter:
         return b"".join([event for event in events if self._forward(event)])
 
     def _relay_lf(self, buffer: bytes, end: int) -> bytes:
-        """`buffer[:end]`, whole LF-framed events, less those not to be forwarded."""
-        if not end:
-            return b""
-        if len(self._usage_markers) > 1 and buffer.startswith(b"data: {", 0, end):
+        """`buffer[:end]` (not empty), whole LF-framed events, less those not to be
+        forwarded. Every stream chunk passes here: the usual cases are tested inline, the
+        rest left to helpers."""
+        markers = self._usage_markers
+        if len(markers) > 1 and buffer.startswith(b"data: {", 0, end):
             self._learn_style(buffer, 6)
+            markers = self._usage_markers
         last = end - len(_DONE_EVENT)  # where the last event starts if it is [DONE]
         if buffer.endswith(_DONE_EVENT, 0, end) and (
             last == 0 or (last >= 2 and buffer.startswith(b"\n\n", last - 2))
@@ -325,11 +332,22 @@ class OpenAIStreamMeter:
             self.done = True  # the usual last event, found at once
         else:
             last = end
-            if not self.done:
+            if not self.done and buffer.rfind(_DONE, 0, end) >= 0:
                 self._find_done(buffer, end)
-        self._read_end(buffer, last)
-        hidden = self._last_usage(buffer, end)
-        return _cut(buffer, end, hidden)
+        if last:  # the error the stream ends with, from its last data event
+            first = 0  # searched from: a short buffer whole, a long one's last event only
+            if last > _SEARCH_WHOLE_MAX:
+                blank = buffer.rfind(b"\n\n", 0, last - 2)
+                if blank > 0 and buffer[blank - 1] != 0x0A:  # not a run of blank lines
+                    first = blank + 2
+            if buffer.startswith(b"data: {", first) and buffer.find(_ERROR_MARKER, first, last) < 0:
+                self.error = None  # the usual: chunk events, the last no error
+            else:
+                self._read_end(buffer, last)
+        index = buffer.rfind(markers[0], 0, end) if len(markers) == 1 else -2
+        if index == -1:  # no usage here: every event goes out
+            return buffer if end == len(buffer) else buffer[:end]
+        return _cut(buffer, end, self._last_usage(buffer, end))
 
     def _read_end(self, buffer: bytes, end: int) -> None:
         """Read the last data event of `buffer[:end]` but `[DONE]` for an error; a buffer
