@@ -40,8 +40,9 @@ from gateway.h1_wire import (
     ResponseParser,
     Target,
     WireError,
-    encode_request,
+    encode_head,
     parse_target,
+    with_body,
 )
 
 HostKey = tuple[str, str, int]
@@ -49,6 +50,7 @@ _NO_HEADERS: Mapping[str, str] = CIMultiDictProxy(CIMultiDict())
 HIGH_WATER = 256 * 1024  # buffered body bytes before the socket stops being read
 KEEPALIVE_S = 15.0  # an idle connection older than this is closed rather than reused
 _TARGET_CACHE = 256  # parsed URLs kept per client
+_HEAD_CACHE = 256  # encoded request heads kept per client
 _ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}
 
 
@@ -427,6 +429,7 @@ class H1Client:
         self._ssl = ssl_context
         self._pools: dict[HostKey, HostPool] = {}
         self._targets: dict[str, Target] = {}
+        self._heads: dict[tuple[object, ...], bytes] = {}  # request heads by shape
         self._watchdog = Watchdog(loop)
 
     async def request(
@@ -438,7 +441,11 @@ class H1Client:
         limits: ClientTimeout,
     ) -> Exchange:
         target = self._target(url)
-        payload = encode_request(method, target, headers, body)
+        shape = (method, url, *headers.items())
+        head = self._heads.get(shape)
+        if head is None:
+            head = self._head(shape, method, target, headers)
+        payload = with_body(head, body)
         pool = self._pool(target)
         conn = pool.take_idle(self.loop.time())
         for fresh in (False, True):  # a stale reused connection: once more, on a new one
@@ -503,6 +510,19 @@ class H1Client:
             conn.abort()
             raise
         return conn
+
+    def _head(
+        self, shape: tuple[object, ...], method: str, target: Target, headers: Mapping[str, str]
+    ) -> bytes:
+        """The encoded head of requests of one shape (method, URL, headers), remembered."""
+        try:
+            head = encode_head(method, target, headers)
+        except WireError as exc:
+            raise UpstreamUnavailable(f"The request cannot be sent: {exc}") from None
+        if len(self._heads) >= _HEAD_CACHE:
+            self._heads.clear()
+        self._heads[shape] = head
+        return head
 
     def _tls(self) -> ssl.SSLContext:
         if self._ssl is None:

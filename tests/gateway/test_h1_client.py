@@ -495,6 +495,18 @@ async def test_https_checks_the_certificate(tmp_path: Path) -> None:
         await server.close()
 
 
+async def test_each_request_shape_carries_its_own_headers(client: H1Client) -> None:
+    async with serving(echo) as server:
+        for auth in ("Bearer a", "Bearer b", "Bearer a"):  # heads are remembered by shape
+            response = await client.request(
+                "POST", url(server), {"Authorization": auth}, auth.encode(), LIMITS
+            )
+            assert orjson.loads(await response.read())["auth"] == auth
+            response.close()
+        with pytest.raises(UpstreamUnavailable, match="cannot be sent"):
+            await client.request("POST", url(server), {"X-Bad": "a\r\nHost: evil"}, b"", LIMITS)
+
+
 async def test_an_unusable_url_is_unavailable(client: H1Client) -> None:
     with pytest.raises(UpstreamUnavailable):
         await client.request("POST", "ftp://x/y", {}, b"", LIMITS)
