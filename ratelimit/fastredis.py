@@ -14,9 +14,9 @@ Invariants:
 - One connection, multiplexed: Redis answers in the order it was sent, so every reply
   resolves the oldest waiting future (``_Connection._waiting``).
 - A script call is a future, no coroutine: it runs whether or not anyone awaits it, so a
-  release can be started from a ``finally`` and left to finish. Its EVALSHA carries the
-  EVAL to send instead when the server answers NOSCRIPT (the script did not run); the
-  connection sends it and resolves the same future with its reply.
+  release can be started from a ``finally`` and left to finish. Its EVALSHA carries its
+  script, whose EVAL the connection sends instead when the server answers NOSCRIPT (the
+  script did not run), resolving the same future with its reply.
 - Auto-pipelining: commands issued in one event-loop tick are buffered and written in one
   ``transport.write``; the first of them schedules the flush with ``call_soon``.
 - One timer per connection, armed at the deadline of the oldest unanswered flush. A reply
@@ -139,8 +139,8 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parser = resp.Parser()
         self._out: list[bytes] = []
-        # (its future, the command to send instead on NOSCRIPT), oldest first
-        self._waiting: deque[tuple[asyncio.Future[Any], bytes | None]] = deque()
+        # (its future, the command, its script: the EVAL to send on NOSCRIPT), oldest first
+        self._waiting: deque[tuple[asyncio.Future[Any], bytes, Script | None]] = deque()
         # (commands flushed up to and including this flush, its reply deadline), oldest first
         self._flushes: deque[tuple[int, float]] = deque()
         self._flushed = 0
@@ -149,21 +149,21 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.lost: asyncio.Future[None] = loop.create_future()
 
-    def send(self, command: bytes, fallback: bytes | None = None) -> asyncio.Future[Any]:
-        """Queue an encoded command; the future gets its reply (or its error). `fallback`
-        is sent instead when the reply is NOSCRIPT."""
+    def send(self, command: bytes, script: Script | None = None) -> asyncio.Future[Any]:
+        """Queue an encoded command; the future gets its reply (or its error). For the
+        EVALSHA of `script`, its EVAL is sent instead when the reply is NOSCRIPT."""
         future = self._loop.create_future()
         if self.closed:
             future.set_exception(RedisConnectionError(f"Connection to {self._name} closed"))
             return future
-        self._queue(command, future, fallback)
+        self._queue(command, future, script)
         return future
 
-    def _queue(self, command: bytes, future: asyncio.Future[Any], fallback: bytes | None) -> None:
+    def _queue(self, command: bytes, future: asyncio.Future[Any], script: Script | None) -> None:
         if not self._out:
             self._loop.call_soon(self._flush)
         self._out.append(command)
-        self._waiting.append((future, fallback))
+        self._waiting.append((future, command, script))
 
     def close(self) -> None:
         self._fail(RedisConnectionError, f"Connection to {self._name} closed by the client")
@@ -189,13 +189,14 @@ class _Connection(asyncio.Protocol):
             return
         self._answered += len(replies)
         for reply in replies:
-            future, fallback = waiting.popleft()
+            future, command, script = waiting.popleft()
             if future.done():  # its caller was cancelled
                 continue
             if type(reply) is not resp.Error:
                 future.set_result(reply)
-            elif fallback is not None and reply.code == "NOSCRIPT":
-                self._queue(fallback, future, None)  # a new or restarted server, SCRIPT FLUSH
+            elif script is not None and reply.code == "NOSCRIPT":
+                # a new or restarted server, SCRIPT FLUSH: the script did not run
+                self._queue(script.eval_of(command), future, None)
             else:
                 future.set_exception(response_error(reply))
         self._prune_flushes()
@@ -237,7 +238,7 @@ class _Connection(asyncio.Protocol):
         self._out.clear()
         self._flushes.clear()
         waiting, self._waiting = self._waiting, deque()
-        for future, _ in waiting:
+        for future, _, _ in waiting:
             if not future.done():
                 future.set_exception(error(message))
         if self._transport is not None and not self._transport.is_closing():
@@ -262,8 +263,17 @@ class Script:
 
     def run(self, count: int, body: bytes) -> asyncio.Future[Any]:
         """Run it with arguments encoded already (``resp.Encoder.args``: numkeys first)."""
-        head = b"*%d\r\n" % (count + 2)
-        return self._client.send(head + self._evalsha + body, head + self._eval + body)
+        return self._client.send(b"*%d\r\n%b%b" % (count + 2, self._evalsha, body), self)
+
+    def run_filled(self, template: resp.Template, value: str) -> asyncio.Future[Any]:
+        """Run it with `template`'s arguments, `value` the open one: one formatting."""
+        return self._client.send(template.command(self._evalsha, 2, value), self)
+
+    def eval_of(self, evalsha: bytes) -> bytes:
+        """The EVAL of an EVALSHA command of this script (sent on NOSCRIPT)."""
+        head_end = evalsha.index(b"\r\n") + 2  # `*<count>\r\n`, then EVALSHA and the sha
+        args = evalsha[head_end + len(self._evalsha) :]
+        return b"%b%b%b" % (evalsha[:head_end], self._eval, args)
 
 
 class FastRedis:
@@ -288,13 +298,13 @@ class FastRedis:
         """One command; the raw reply (``bytes``, ``int``, ``list``, ``None``)."""
         return await self.send(resp.encode(args))
 
-    def send(self, command: bytes, fallback: bytes | None = None) -> asyncio.Future[Any]:
-        """One RESP-encoded command, started now; the future gets its reply. `fallback` is
-        sent instead when the reply is NOSCRIPT."""
+    def send(self, command: bytes, script: Script | None = None) -> asyncio.Future[Any]:
+        """One RESP-encoded command, started now; the future gets its reply. For the
+        EVALSHA of `script`, its EVAL is sent instead when the reply is NOSCRIPT."""
         conn = self._conn
         if conn is not None and not conn.closed:
-            return conn.send(command, fallback)
-        return asyncio.ensure_future(self._send_connected(command, fallback))
+            return conn.send(command, script)
+        return asyncio.ensure_future(self._send_connected(command, script))
 
     async def aclose(self) -> None:
         """Fail what is waiting and close the connection; the client cannot be used again."""
@@ -308,9 +318,9 @@ class FastRedis:
             conn.close()
             await conn.lost
 
-    async def _send_connected(self, command: bytes, fallback: bytes | None) -> Any:
+    async def _send_connected(self, command: bytes, script: Script | None) -> Any:
         conn = await self._connection()
-        return await conn.send(command, fallback)
+        return await conn.send(command, script)
 
     async def _connection(self) -> _Connection:
         if self._closed:

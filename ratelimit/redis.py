@@ -129,7 +129,7 @@ class Shaped:
             if len(self._templates) >= self._size:
                 self._templates.clear()
             self._templates[shape] = template
-        return lean.run(template.count, template.fill(value))
+        return lean.run_filled(template, value)
 
 
 def store_error(exc: BaseException) -> BaseException:

@@ -114,6 +114,19 @@ class Template:
         data = arg.encode()
         return b"%b$%d\r\n%b\r\n%b" % (self.head, len(data), data, self.tail)
 
+    def command(self, leading: bytes, count: int, arg: str) -> bytes:
+        """A whole command: `count` arguments encoded in `leading` (the command's name and
+        what follows it), then the template's, `arg` the open one; formatted at once."""
+        data = arg.encode()
+        return b"*%d\r\n%b%b$%d\r\n%b\r\n%b" % (
+            count + self.count,
+            leading,
+            self.head,
+            len(data),
+            data,
+            self.tail,
+        )
+
 
 def encode(args: Iterable[Arg]) -> bytes:
     """One command (name and arguments) as a RESP2 array of bulk strings."""
