@@ -203,11 +203,15 @@ class ResponseParser:
     def _chunked(self, data: bytes, pos: int, end: int, out: list[bytes]) -> int:
         """Chunks, one after another, in one loop: an SSE stream is mostly framing.
 
-        The common case — a size line, the chunk and its CRLF all in hand — takes one pass.
+        The common case — a size line, the chunk and its CRLF all in hand — takes one pass,
+        and a run of such chunks one split (`_whole_chunks`).
         """
         while pos < end:
             state = self._state
             if state == _CHUNK_SIZE:
+                pos = _whole_chunks(data, pos, end, out)
+                if pos >= end:
+                    return pos
                 line_end = data.find(_CRLF, pos)
                 if line_end < 0:
                     if end - pos > MAX_LINE_BYTES:
@@ -284,6 +288,29 @@ class ResponseParser:
             raise WireError(f"bad Content-Length {length[:20]!r}")
         self._remaining = int(length)
         return _LENGTH if self._remaining else _DONE
+
+
+def _whole_chunks(data: bytes, pos: int, end: int, out: list[bytes]) -> int:
+    """The complete chunks of `data[pos:end]` that start at `pos`, found with one split
+    (a chunk is a size line, its bytes and CRLF); where they end. The first that is not
+    such a chunk (the last chunk, one cut short, one holding CRLF) is left to the caller."""
+    parts = (data if not pos and end == len(data) else data[pos:end]).split(_CRLF)
+    last = len(parts) - 2  # the index of the last size line whose chunk may be in hand
+    index = 0
+    while index < last:
+        size_line, chunk = parts[index], parts[index + 1]
+        if not chunk or not size_line.isalnum():
+            break
+        try:
+            size = int(size_line, 16)
+        except ValueError:  # not a hexadecimal size: the caller says so
+            break
+        if len(chunk) != size:
+            break
+        out.append(chunk)
+        pos += len(size_line) + size + 4
+        index += 2
+    return pos
 
 
 def _chunk_size(line: bytes) -> int:

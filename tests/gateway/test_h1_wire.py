@@ -124,6 +124,16 @@ def test_chunked_body_with_extensions_and_trailers_split_anywhere() -> None:
     every_split(raw, b"hello, world")
 
 
+def test_chunks_of_any_bytes_and_sizes_split_anywhere() -> None:
+    chunks = [b"a\r\nb", b"\r\n", b"x" * 300, b"crlf at the end\r\n", b"Z", b"0\r\n"]
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    raw += b"".join(b"%X\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    parser, body = parse_all(raw)
+    assert body == b"".join(chunks)
+    assert parser.reusable
+    every_split(raw, b"".join(chunks))
+
+
 def test_sse_chunks_come_out_as_slices_of_one_read() -> None:
     events = [b"data: %d\n\n" % i for i in range(5)]
     raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
