@@ -341,13 +341,16 @@ class OpenAIStreamMeter:
                 if blank > 0 and buffer[blank - 1] != 0x0A:  # not a run of blank lines
                     first = blank + 2
             if buffer.startswith(b"data: {", first) and buffer.find(_ERROR_MARKER, first, last) < 0:
-                self.error = None  # the usual: chunk events, the last no error
+                self.error = None  # the usual: JSON events, none of them an error
             else:
                 self._read_end(buffer, last)
-        index = buffer.rfind(markers[0], 0, end) if len(markers) == 1 else -2
-        if index == -1:  # no usage here: every event goes out
+        if len(markers) == 1:
+            index = buffer.rfind(markers[0], 0, end)
+        else:
+            index = _rfind_any(buffer, markers, end)
+        if index < 0:  # no usage here: every event goes out
             return buffer if end == len(buffer) else buffer[:end]
-        return _cut(buffer, end, self._last_usage(buffer, end))
+        return _cut(buffer, end, self._last_usage(buffer, index))
 
     def _read_end(self, buffer: bytes, end: int) -> None:
         """Read the last data event of `buffer[:end]` but `[DONE]` for an error; a buffer
@@ -381,13 +384,13 @@ class OpenAIStreamMeter:
             if error is not None:
                 self.error = _stream_error(error)
 
-    def _last_usage(self, buffer: bytes, end: int) -> list[tuple[int, int]]:
-        """Read the last usage of `buffer[:end]`, searched from its end; the spans of the
-        usage-only events to hide, in order (every one of them, when hiding)."""
+    def _last_usage(self, buffer: bytes, index: int) -> list[tuple[int, int]]:
+        """Read the last usage of a buffer whose last usage marker is at `index`, searching
+        on towards its start; the spans of the usage-only events to hide, in order (every
+        one of them, when hiding)."""
         hidden: list[tuple[int, int]] = []
         found = False
         hide = self._hide_usage_chunk
-        index = _rfind_any(buffer, self._usage_markers, end)
         while index >= 0:
             first, stop = lf_event_bounds(buffer, 0, index)
             usage = None if hide else _last_member_usage(buffer, index, stop)
