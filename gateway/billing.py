@@ -170,6 +170,8 @@ class Tariff:
         self, kind: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int
     ) -> Decimal:
         """The cost of a request billed by tokens alone."""
+        if not self.price:
+            return ZERO
         rates = self._rates
         if rates is None or kind not in CHAT_KINDS:
             return cost(kind, self.price, Measure(prompt_tokens, completion_tokens, cached_tokens))

@@ -83,21 +83,6 @@ class Check:
             validate_lease(self.concurrency, self.lease_ttl_s)
             raise ValueError("a concurrency check needs a lease_id")
 
-    @classmethod
-    def build(
-        cls,
-        key: str,
-        *,
-        qps: int = 0,
-        rpm: int = 0,
-        concurrency: int = 0,
-        lease_id: str = "",
-        lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
-    ) -> Check:
-        """A check from an API key's settings: QPS wins over RPM when both are set."""
-        rate, window = (qps, QPS_WINDOW_S) if qps else (rpm, RPM_WINDOW_S)
-        return cls(key, rate, window, concurrency, lease_id, lease_ttl_s)
-
 
 # Not frozen: built per request (docs/architecture.md, 'Per-request records').
 @dataclass(slots=True)
