@@ -392,11 +392,12 @@ class OpenAIStreamMeter:
         found = False
         hide = self._hide_usage_chunk
         while index >= 0:
+            if not hide:  # the last usage is all that is read: alone, when it can be
+                usage = _last_member_usage(buffer, index, buffer.find(b"\n\n", index) + 2)
+                if usage is not None:
+                    self.usage = usage
+                    break
             first, stop = lf_event_bounds(buffer, 0, index)
-            usage = None if hide else _last_member_usage(buffer, index, stop)
-            if usage is not None:
-                self.usage = usage  # the last usage: all that is read when nothing is hidden
-                break
             chunk = _json_object(lf_event_data(buffer, first, stop))
             if chunk is not None:
                 usage = parse_usage(chunk.get("usage"))
