@@ -126,9 +126,9 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Option
     parser.add_argument(
         "--rounds",
         type=_positive,
-        default=_positive(environ.get("BENCH_ROUNDS", "3")),
+        default=_positive(environ.get("BENCH_ROUNDS", "5")),
         help="measured runs per target and scenario, interleaved; the best is kept "
-        "(default 3, or $BENCH_ROUNDS)",
+        "(default 5, or $BENCH_ROUNDS)",
     )
     parser.add_argument("--connections", type=_positive, default=64)
     parser.add_argument(
@@ -221,8 +221,10 @@ def compare(targets: Sequence[Target], scenario: Scenario, ctx: Context) -> list
     runs: list[list[report.Row]] = [[] for _ in targets]
     for round_ in range(1, ctx.options.rounds + 1):
         for target, script, done in zip(targets, scripts, runs, strict=True):
-            print(f"bench: {scenario.name} / {target.name}: round {round_}", flush=True)
-            done.append(measure(target, scenario, script, ctx))
+            print(f"bench: {scenario.name} / {target.name}: round {round_}", end="", flush=True)
+            row = measure(target, scenario, script, ctx)
+            done.append(row)
+            print(f": {row.result.rps:,.0f} rps, {row.cpu_per_request_us:,.0f} µs cpu/req")
     if ctx.options.profile:
         for target, script in zip(targets, scripts, strict=True):
             profile_run(target, scenario, script, ctx)
