@@ -115,24 +115,25 @@ class RequestLog:
         key: str,
         method: str,
     ) -> dict[str, Any]:
-        total, queue, upstream, gateway = outcome.spans
+        endpoint, model, channel, status, error, spans, failovers, _, stream = outcome
+        total, queue, upstream, gateway = spans
         line: dict[str, Any] = {
             "time": datetime.now(UTC),
             "request_id": request_id,
             "trace_id": trace_id,
             "key": key,
             "method": method,
-            "endpoint": outcome.endpoint,
-            "model": outcome.model,
-            "channel": outcome.channel,
-            "status": outcome.status,
-            "error": outcome.error,
-            "stream": outcome.stream,
+            "endpoint": endpoint,
+            "model": model,
+            "channel": channel,
+            "status": status,
+            "error": error,
+            "stream": stream,
             "duration_ms": _ms(total),
             "queue_ms": _ms(queue),
             "upstream_ms": _ms(upstream),
             "gateway_ms": _ms(gateway),
-            "failovers": outcome.failovers,
+            "failovers": failovers,
             "pid": self._pid,
         }
         if record is not None:

@@ -128,8 +128,9 @@ def quantize_money(value: Decimal) -> Decimal:
 
 
 def money_param(value: Decimal) -> str:
-    """Fixed-point text at the schema's scale: `Decimal("0.3")` → `"0.30000000"`."""
-    return format(quantize_money(value), "f")
+    """Fixed-point text at the schema's scale: `Decimal("0.3")` → `"0.30000000"` (rounded as
+    `quantize_money` rounds, in one step)."""
+    return format(value, ".8f")
 
 
 def money_value(value: object) -> Decimal:
