@@ -332,8 +332,9 @@ class OpenAIStreamMeter:
             self.done = True  # the usual last event, found at once
         else:
             last = end
-            if not self.done and buffer.rfind(_DONE, 0, end) >= 0:
-                self._find_done(buffer, end)
+            index = -1 if self.done else buffer.rfind(_DONE, 0, end)
+            if index >= 0:
+                self._find_done(buffer, index)
         if last:  # the error the stream ends with, from its last data event
             first = 0  # searched from: a short buffer whole, a long one's last event only
             if last > _SEARCH_WHOLE_MAX:
@@ -412,10 +413,9 @@ class OpenAIStreamMeter:
         hidden.reverse()
         return hidden
 
-    def _find_done(self, buffer: bytes, end: int) -> None:
-        """Whether `buffer[:end]` holds the `[DONE]` event, searched from its end, where it
-        is: a stream's last event, after every other the meter reads."""
-        index = buffer.rfind(_DONE, 0, end)
+    def _find_done(self, buffer: bytes, index: int) -> None:
+        """Whether a buffer whose last `[DONE]` is at `index` holds the `[DONE]` event,
+        searched on towards its start (an event can merely say `[DONE]`)."""
         while index >= 0:
             first, stop = lf_event_bounds(buffer, 0, index)
             if lf_event_data(buffer, first, stop) == _DONE:

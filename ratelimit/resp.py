@@ -95,9 +95,11 @@ class Encoder:
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """A command's arguments with one left open, the others encoded once (``Script.run``)::
+    """A command's arguments with one left open, the others encoded once
+    (``Script.run_filled``)::
 
-    Template.of([1, "key"], [5, 30])  ->  fill("lease-7"): 5 args, the 3rd "lease-7"
+    Template.of([1, "key"], [5, 30]).command(b"$4\r\nINCR\r\n", 1, "lease-7")
+        -> INCR 1 key lease-7 5 30
     """
 
     count: int  # of arguments, the open one included
@@ -109,10 +111,6 @@ class Template:
         before_count, head = encode_args(before)
         after_count, tail = encode_args(after)
         return cls(before_count + 1 + after_count, head, tail)
-
-    def fill(self, arg: str) -> bytes:
-        data = arg.encode()
-        return b"%b$%d\r\n%b\r\n%b" % (self.head, len(data), data, self.tail)
 
     def command(self, leading: bytes, count: int, arg: str) -> bytes:
         """A whole command: `count` arguments encoded in `leading` (the command's name and

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ratelimit.resp import (
+    Arg,
     Encoder,
     Error,
     Parser,
@@ -123,14 +124,14 @@ def test_the_encoder_memo_stays_bounded() -> None:
     assert len(encoder._memo) <= 8
 
 
-def test_a_template_filled_encodes_like_the_whole_argument_list() -> None:
+def test_a_template_filled_encodes_like_the_whole_command() -> None:
     template = Template.of([2, "bella:{k}:rl", "bella:{k}:lease", 50], [30_000_000, "é"])
+    leading = encode_args(["EVALSHA", "0" * 40])[1]
     for lease in ("r-1", "", "é-ü"):
-        count, body = encode_args(
-            [2, "bella:{k}:rl", "bella:{k}:lease", 50, lease, 30_000_000, "é"]
-        )
-        assert (template.count, template.fill(lease)) == (count, body)
-    assert Template.of([], []).fill("x") == encode_args(["x"])[1]
+        args: list[Arg] = ["EVALSHA", "0" * 40, 2, "bella:{k}:rl", "bella:{k}:lease", 50]
+        args += [lease, 30_000_000, "é"]
+        assert template.command(leading, 2, lease) == encode(args)
+    assert Template.of([], []).command(b"", 0, "x") == encode(["x"])
 
 
 @pytest.mark.parametrize("arg", [True, None, [1], object()])
