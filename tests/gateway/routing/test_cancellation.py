@@ -27,12 +27,17 @@ pytestmark = pytest.mark.redis
 LEASES = lease_key("ch:ch-one")
 
 
-async def open_stream(session: aiohttp.ClientSession, url: str, key: str) -> None:
-    """A streaming request read until its first chunk, then held open (until cancelled)."""
+async def open_stream(
+    session: aiohttp.ClientSession, url: str, key: str, streaming: asyncio.Event | None = None
+) -> None:
+    """A streaming request read until its first chunk (then `streaming` is set), then held
+    open until cancelled."""
     body = orjson.dumps({"model": "gpt-test", "messages": MESSAGES, "stream": True})
     headers = {"Authorization": f"Bearer {key}", "X-Bella-Max-Wait": "10"}
     async with session.post(f"{url}/v1/chat/completions", data=body, headers=headers) as resp:
-        await resp.content.readany()
+        assert await resp.content.readany()
+        if streaming is not None:
+            streaming.set()
         await asyncio.sleep(60)
 
 
@@ -72,11 +77,13 @@ async def test_client_gone_while_streaming_releases_the_slot(
     async with gateway(tmp_path, one, BELLA_REDIS_URL=redis_clean) as gw:
         router = router_of(gw)
         async with aiohttp.ClientSession() as leaving:
-            streaming = asyncio.create_task(open_stream(leaving, gw.url, gw.key))
-            await eventually(lambda: slots_held(redis, "ch-one", 1))
+            first_chunk = asyncio.Event()
+            stream = asyncio.create_task(open_stream(leaving, gw.url, gw.key, first_chunk))
+            await asyncio.wait_for(first_chunk.wait(), 5.0)
             assert router.slots.held("ch-one") == 1
-            streaming.cancel()
-            await asyncio.gather(streaming, return_exceptions=True)
+            assert await slots_held(redis, "ch-one", 1)
+            stream.cancel()
+            await asyncio.gather(stream, return_exceptions=True)
         await eventually(lambda: slots_held(redis, "ch-one", 0), timeout_s=2.0)
         assert router.slots.held("ch-one") == 0
         [record] = await gw.usage()
