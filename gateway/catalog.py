@@ -1,7 +1,10 @@
 """The in-process catalog: models and channels read from the store, refreshed off the path.
 
 Requests only read the dicts built here; a refresh builds new dicts and swaps them in,
-so a reader never sees a half-built catalog.
+so a reader never sees a half-built catalog. Refreshes run one at a time, so an older one
+cannot finish after a newer one and bring back what it replaced; a channel is served only
+with its model, so a refresh that reads the models before a model is added and the channels
+after its channel is added serves neither until the next one.
 """
 
 from __future__ import annotations
@@ -64,12 +67,27 @@ class Catalog:
         self.models: dict[str, Model] = {}
         self.routes: dict[str, tuple[Route, ...]] = {}
         self.private: set[str] = set()  # models with a private channel: filter per key
+        self._lock = asyncio.Lock()
+        self._begun = 0  # refreshes begun so far
+        self._fresh = 0  # the number of the last one that succeeded
 
     async def refresh(self) -> None:
+        """Read the catalog again; on return it is at least as new as the store was when
+        this was called. Calls made while a refresh runs share the one after it."""
+        begun = self._begun
+        async with self._lock:
+            if self._fresh > begun:  # one began after this call and succeeded
+                return
+            self._begun += 1
+            number = self._begun
+            await self._load()
+            self._fresh = number
+
+    async def _load(self) -> None:
         models = {m.name: m for m in await self._store.list_models() if m.status == "active"}
         by_model: dict[str, list[Route]] = {}
         for row in await self._store.list_channels():
-            if row.status == "active" and row.model:
+            if row.status == "active" and row.model in models:
                 route = make_route(row, self._connect_timeout_s)
                 by_model.setdefault(row.model, []).append(route)
         self.models = models
