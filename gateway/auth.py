@@ -20,6 +20,7 @@ from gateway.keys import APIKEY, KEYS, STORE
 from gateway.roles import ROLES
 from gateway.store.base import Store
 from gateway.store.records import ApiKey
+from gateway.tasks import stop
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,7 @@ class KeyCache:
             self._refreshing.discard(digest)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop(*self._tasks)
 
 
 def bearer(request: web.Request) -> str:

@@ -10,7 +10,6 @@ after its channel is added serves neither until the next one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from gateway.billing import Tariff
 from gateway.keys import CATALOG, SETTINGS, STORE
 from gateway.store.base import Store
 from gateway.store.records import ApiKey, ChannelRow, Model
+from gateway.tasks import stop
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +154,7 @@ async def _catalog_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CATALOG] = catalog
     task = asyncio.create_task(_refresh_forever(catalog, 5.0))
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop(task)
 
 
 def setup(app: web.Application) -> None:

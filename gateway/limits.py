@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from gateway.quota import QuotaBook
 from gateway.routing.outbox import Outbox
 from gateway.routing.slots import Circuit
 from gateway.store.records import ApiKey
+from gateway.tasks import stop
 from ratelimit import (
     QPS_WINDOW_S,
     Check,
@@ -183,9 +183,7 @@ async def _limits_ctx(app: web.Application) -> AsyncIterator[None]:
     writer.flushed.append(lambda: quota.reload_soon(store))
     renewer = asyncio.create_task(limits.renew_forever())
     yield
-    renewer.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await renewer
+    await stop(renewer)
     await quota.close()
     await outbox.close()
 

@@ -22,7 +22,6 @@ merges all of them, so each count is exported once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 
@@ -40,6 +39,7 @@ from gateway.metrics_values import (
     Values,
 )
 from gateway.store.records import UsageRecord
+from gateway.tasks import stop
 from gateway.timing import Outcome
 
 log = logging.getLogger(__name__)
@@ -346,10 +346,7 @@ async def _metrics_ctx(app: web.Application) -> AsyncIterator[None]:
         interval = app[SETTINGS].metrics.sample_interval_s
         task = asyncio.create_task(_sample_forever(app, interval))
     yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop(task)
 
 
 def setup(app: web.Application) -> None:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from gateway.billing import ZERO
 from gateway.store.base import Store
 from gateway.store.records import ApiKey, UsageRecord
+from gateway.tasks import stop
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,4 @@ class QuotaBook:
             log.warning("quota: reloading month totals failed; using the last ones", exc_info=True)
 
     async def close(self) -> None:
-        if self._reloading is not None:
-            self._reloading.cancel()
-            await asyncio.gather(self._reloading, return_exceptions=True)
+        await stop(self._reloading)

@@ -38,6 +38,7 @@ from gateway.routing.queue import Queues
 from gateway.routing.slots import Lease, RedisSlots, SlotPool
 from gateway.settings import QueueSettings, Settings
 from gateway.store.records import ApiKey, Model
+from gateway.tasks import stop
 
 MAX_WAIT_HEADER = "X-Bella-Max-Wait"
 PUBLIC_TIERS_MAX = 1024  # model fields whose tiers are remembered, at most
@@ -314,9 +315,7 @@ async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
     tasks = [asyncio.create_task(job) for job in _background(router)]
     app[ROUTER] = router
     yield
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await stop(*tasks)
     await outbox.close()
 
 

@@ -29,6 +29,7 @@ from gateway.errors import ServiceUnavailable, sse_error
 from gateway.keys import DRAIN, SETTINGS, TIMING, USAGE
 from gateway.metering import CLIENT_CLOSED
 from gateway.store.records import UsageRecord
+from gateway.tasks import stop
 from gateway.timing import Timing
 
 log = logging.getLogger(__name__)
@@ -148,9 +149,7 @@ def watch_parent(app: web.Application, parent_pid: int) -> None:
     async def watch(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(_watch(parent_pid))
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop(task)
 
     app.cleanup_ctx.append(watch)
 

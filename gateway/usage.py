@@ -22,6 +22,7 @@ from gateway.keys import SETTINGS, STORE, USAGE
 from gateway.spool import Spool
 from gateway.store.base import Store
 from gateway.store.records import UsageRecord
+from gateway.tasks import stop
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +112,7 @@ async def _usage_ctx(app: web.Application) -> AsyncIterator[None]:
     app[USAGE] = writer
     task = asyncio.create_task(writer.run())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop(task)
     try:
         await writer.flush()
     except Exception:

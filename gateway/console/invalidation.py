@@ -16,7 +16,6 @@ catalog to its 5 s refresh. Without Redis there is one process: the local step i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +30,7 @@ from gateway.auth import KeyCache
 from gateway.catalog import Catalog
 from gateway.keys import CATALOG, INVALIDATION, KEYS, REDIS, SETTINGS
 from gateway.routing.quietlog import QuietLog
+from gateway.tasks import stop
 from ratelimit import RedisClient
 
 log = logging.getLogger(__name__)
@@ -129,10 +129,7 @@ class Invalidation:
             await client.aclose()
 
     async def close(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
+        await stop(self._refresher)
 
 
 async def _invalidation_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -142,10 +139,7 @@ async def _invalidation_ctx(app: web.Application) -> AsyncIterator[None]:
     app[INVALIDATION] = invalidation
     listener = None if redis is None else asyncio.create_task(invalidation.listen_forever())
     yield
-    if listener is not None:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
+    await stop(listener)
     await invalidation.close()
 
 

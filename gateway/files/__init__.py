@@ -7,7 +7,6 @@ and sweeps away old days every `files.sweep_interval_s` (first right after start
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from gateway.files.signing import Signer, derive_key
 from gateway.keys import FILES, SETTINGS
 from gateway.secretbox import load_master_key
 from gateway.settings import Settings
+from gateway.tasks import stop
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,7 @@ async def _files_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        await stop(sweeper)
         await store.close()
 
 
