@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from tests.servers.lifetime import tied_to_this_process
+
 READY_TIMEOUT_S = 20.0
 
 
@@ -60,16 +62,18 @@ class GatewayProcess:
     def start(self) -> None:
         with self._log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gateway",
-                    "--config",
-                    str(self._config),
-                    "serve",
-                    "--port",
-                    str(self.port),
-                ],
+                tied_to_this_process(
+                    [
+                        sys.executable,
+                        "-m",
+                        "gateway",
+                        "--config",
+                        str(self._config),
+                        "serve",
+                        "--port",
+                        str(self.port),
+                    ]
+                ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **self._env},

@@ -26,6 +26,7 @@ import pymysql  # type: ignore[import-untyped]
 import pytest
 
 from tests.servers.install import apt_install
+from tests.servers.lifetime import tied_to_this_process
 
 __all__ = ["MariaDB", "mysql_database", "mysql_server", "mysql_url"]
 
@@ -33,6 +34,8 @@ _SEARCH_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/
 _SERVERS = ("mariadbd", "mysqld")
 _INSTALLERS = ("mariadb-install-db", "mysql_install_db")
 _READY_TIMEOUT_S = 60.0
+_SCRATCH_PREFIX = "bella-mariadb-"
+_LEFT_BEHIND_S = 600.0  # a scratch dir untouched this long, its server gone, is left behind
 _NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 # Small buffers, no binlog, no durability: a test server that starts fast and is thrown away.
 _TUNING = (
@@ -161,7 +164,7 @@ def _start(server: str, installer: str | None, base: Path, port: int) -> subproc
         *_common_args(installer),
     ]
     with open(base / "stdout.log", "wb") as out:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(tied_to_this_process(cmd), stdout=out, stderr=subprocess.STDOUT)
 
 
 def _server_log(base: Path) -> str:
@@ -200,8 +203,43 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def _scratch_dir() -> Path:
     # tmpfs when there is one: no real fsyncs, so start-up and DDL are fast.
     shm = Path("/dev/shm")
-    parent = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-    return Path(tempfile.mkdtemp(prefix="bella-mariadb-", dir=parent))
+    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    _sweep_left_behind(parent)
+    return Path(tempfile.mkdtemp(prefix=_SCRATCH_PREFIX, dir=parent))
+
+
+def _sweep_left_behind(parent: Path) -> None:
+    """Remove the scratch dirs of runs killed before their teardown (in /dev/shm each holds
+    about 100 MB of memory): those untouched for `_LEFT_BEHIND_S` whose server is gone. A
+    dir another run is setting up, or whose server it stopped for a while, is younger."""
+    now = time.time()
+    for old in parent.glob(f"{_SCRATCH_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > _LEFT_BEHIND_S and not _server_alive(old):
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _server_alive(base: Path) -> bool:
+    try:
+        pid = int((base / "mysqld.pid").read_text().strip())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's server
+        return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A server that exited but was not reaped (its parent gone, no init reaping it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 @pytest.fixture(scope="session")

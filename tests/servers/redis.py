@@ -27,6 +27,7 @@ from typing import BinaryIO
 import pytest
 
 from tests.servers.install import apt_install
+from tests.servers.lifetime import tied_to_this_process
 
 __all__ = [
     "RedisServer",
@@ -134,7 +135,9 @@ class RedisServer:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self._log_path, "ab") as log:
-            self._proc = subprocess.Popen(self._argv(), stdout=log, stderr=subprocess.STDOUT)
+            self._proc = subprocess.Popen(
+                tied_to_this_process(self._argv()), stdout=log, stderr=subprocess.STDOUT
+            )
         self._wait_ready()
 
     def stop(self) -> None:
