@@ -93,11 +93,6 @@ def _unsafe(text: str) -> bool:
     return "\r" in text or "\n" in text or " " in text or "\t" in text
 
 
-def encode_request(method: str, target: Target, headers: Mapping[str, str], body: bytes) -> bytes:
-    """The request head and body as one buffer; the caller's `Host` wins over the URL's."""
-    return with_body(encode_head(method, target, headers), body)
-
-
 def with_body(head: bytes, body: bytes) -> bytes:
     """A head from `encode_head`, completed for `body`, and the body: one buffer."""
     return b"".join((head, b"%d\r\n\r\n" % len(body), body))
@@ -105,8 +100,9 @@ def with_body(head: bytes, body: bytes) -> bytes:
 
 def encode_head(method: str, target: Target, headers: Mapping[str, str]) -> bytes:
     """The request head but for the value of its last line, `Content-Length: ` (see
-    `with_body`): a request's head depends on its body's length alone, so a relay that sends
-    many requests alike encodes and checks their headers once."""
+    `with_body`); the caller's `Host` wins over the URL's. A request's head depends on its
+    body's length alone, so a relay that sends many requests alike encodes and checks their
+    headers once."""
     lines = [f"{method} {target.path} HTTP/1.1\r\n"]
     host = None
     accept_encoding = False

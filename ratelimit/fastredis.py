@@ -259,10 +259,6 @@ class Script:
     ) -> asyncio.Future[Any]:
         """Run it (started now, awaited or not); the future gets the script's reply."""
         count, body = self._client.encoder.args((len(keys), *keys, *args))
-        return self.run(count, body)
-
-    def run(self, count: int, body: bytes) -> asyncio.Future[Any]:
-        """Run it with arguments encoded already (``resp.Encoder.args``: numkeys first)."""
         return self._client.send(b"*%d\r\n%b%b" % (count + 2, self._evalsha, body), self)
 
     def run_filled(self, template: resp.Template, value: str) -> asyncio.Future[Any]:

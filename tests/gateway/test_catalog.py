@@ -61,14 +61,20 @@ def served(catalog: Catalog) -> dict[str, list[str]]:
     return {model: [r.code for r in routes] for model, routes in catalog.routes.items()}
 
 
+async def held_refresh(store: HeldStore, catalog: Catalog) -> asyncio.Task[None]:
+    """A refresh started and paused in its channel read (until `store.go` is set)."""
+    store.hold()
+    task = asyncio.create_task(catalog.refresh())
+    await store.held.wait()
+    return task
+
+
 async def test_an_older_refresh_cannot_finish_after_a_newer_one() -> None:
     store = HeldStore()
     store.models = [Model("gpt")]
     store.channels = [channel("ch-old", "gpt")]
     catalog = catalog_of(store)
-    store.hold()
-    older = asyncio.create_task(catalog.refresh())  # reads ch-old, then waits
-    await store.held.wait()
+    older = await held_refresh(store, catalog)  # read ch-old, then waits
     store.channels = [channel("ch-new", "gpt")]  # a console change lands
     newer = asyncio.create_task(catalog.refresh())  # called after it: must see ch-new
     await asyncio.sleep(0.01)
@@ -81,9 +87,7 @@ async def test_calls_made_while_a_refresh_runs_share_the_one_after_it() -> None:
     store = HeldStore()
     store.models = [Model("gpt")]
     catalog = catalog_of(store)
-    store.hold()
-    running = asyncio.create_task(catalog.refresh())
-    await store.held.wait()
+    running = await held_refresh(store, catalog)
     store.channels = [channel("ch-1", "gpt")]
     waiting = [asyncio.create_task(catalog.refresh()) for _ in range(5)]
     await asyncio.sleep(0.01)
@@ -98,9 +102,7 @@ async def test_a_failed_refresh_does_not_stand_for_the_calls_waiting_behind_it()
     store.models = [Model("gpt")]
     store.channels = [channel("ch-old", "gpt")]
     catalog = catalog_of(store)
-    store.hold()
-    running = asyncio.create_task(catalog.refresh())
-    await store.held.wait()
+    running = await held_refresh(store, catalog)
     store.fail_once = True  # the next read, the first waiting call's, fails
     store.channels = [channel("ch-new", "gpt")]
     first = asyncio.create_task(catalog.refresh())

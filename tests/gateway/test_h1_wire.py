@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from gateway.h1_wire import ResponseParser, WireError, encode_request, parse_target
+from gateway.h1_wire import ResponseParser, WireError, encode_head, parse_target, with_body
 
 
 def parse_all(
@@ -60,7 +60,7 @@ def test_unusable_urls_are_refused(url: str) -> None:
 
 def test_request_head_and_body_in_one_buffer() -> None:
     target = parse_target("http://up.local:8080/v1/chat/completions")
-    raw = encode_request("POST", target, {"Authorization": "Bearer k"}, b'{"a":1}')
+    raw = with_body(encode_head("POST", target, {"Authorization": "Bearer k"}), b'{"a":1}')
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
     assert lines[0] == "POST /v1/chat/completions HTTP/1.1"
@@ -75,12 +75,8 @@ def test_request_head_and_body_in_one_buffer() -> None:
 
 def test_request_framing_headers_belong_to_the_connection() -> None:
     target = parse_target("http://up/x")
-    raw = encode_request(
-        "POST",
-        target,
-        {"content-length": "999", "Connection": "close", "host": "signed.example"},
-        b"ab",
-    )
+    headers = {"content-length": "999", "Connection": "close", "host": "signed.example"}
+    raw = with_body(encode_head("POST", target, headers), b"ab")
     head = raw.partition(b"\r\n\r\n")[0].decode()
     assert "999" not in head
     assert "close" not in head
@@ -94,7 +90,7 @@ def test_request_framing_headers_belong_to_the_connection() -> None:
 )
 def test_request_header_injection_is_refused(headers: dict[str, str]) -> None:
     with pytest.raises(WireError):
-        encode_request("POST", parse_target("http://up/x"), headers, b"")
+        encode_head("POST", parse_target("http://up/x"), headers)
 
 
 def test_content_length_body_split_anywhere() -> None:
